@@ -1,0 +1,104 @@
+# paysig: `make run` starts the server on the demo config, `make test` runs
+# every test. Everything the targets need is installed by the targets:
+# Python packages into .venv, Go tools (pinned below) into .tools/bin.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+TOOLS := $(CURDIR)/.tools/bin
+STAMPS := $(CURDIR)/.tools/stamps
+export GOFLAGS ?= -mod=mod
+
+# Pinned tool versions.
+GRPC_VERSION := 1.85.1
+GRPCURL_VERSION := v1.9.3
+PROTOC_GEN_GO_VERSION := v1.36.11
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.1
+BUF_VERSION := v1.75.0
+
+PROTO := proto/paysig/v1/signer.proto
+GO_MODULE := github.com/paysig/paysig/clients/go
+GEN_PY_OUT ?= clients/python
+CONFIG ?= examples/paysig.toml
+LISTEN ?= 127.0.0.1:50051
+
+GRPCURL := $(TOOLS)/grpcurl
+BUF := $(TOOLS)/buf
+PROTOC_GEN_GO := $(TOOLS)/protoc-gen-go
+PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+# ---- set-up ---------------------------------------------------------------
+
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## Create .venv with the server, client and test dependencies.
+
+# go install a pinned tool: $(call go-tool,binary,package,version)
+define go-tool
+$(STAMPS)/$(1)-$(3):
+	@mkdir -p $(STAMPS) $(TOOLS)
+	GOBIN=$(TOOLS) go install $(2)@$(3)
+	@rm -f $(STAMPS)/$(1)-*
+	@touch $$@
+$(TOOLS)/$(1): $(STAMPS)/$(1)-$(3)
+endef
+$(eval $(call go-tool,grpcurl,github.com/fullstorydev/grpcurl/cmd/grpcurl,$(GRPCURL_VERSION)))
+$(eval $(call go-tool,buf,github.com/bufbuild/buf/cmd/buf,$(BUF_VERSION)))
+$(eval $(call go-tool,protoc-gen-go,google.golang.org/protobuf/cmd/protoc-gen-go,$(PROTOC_GEN_GO_VERSION)))
+$(eval $(call go-tool,protoc-gen-go-grpc,google.golang.org/grpc/cmd/protoc-gen-go-grpc,$(PROTOC_GEN_GO_GRPC_VERSION)))
+
+.PHONY: tools
+tools: $(GRPCURL) $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Install the pinned Go tools into .tools/bin.
+
+# ---- code generation --------------------------------------------------------
+
+.PHONY: generate
+generate: venv ## Regenerate the committed Python stubs from proto/.
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(GEN_PY_OUT) --pyi_out=$(GEN_PY_OUT) \
+	  --grpc_python_out=$(GEN_PY_OUT) $(PROTO)
+
+.PHONY: checkgenerate
+checkgenerate: venv ## Fail if the committed generated code is stale.
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(MAKE) generate GEN_PY_OUT=$$tmp/py >/dev/null; \
+	stale=0; \
+	for f in $$(cd $$tmp/py && find . -type f); do \
+	  cmp -s "$$tmp/py/$$f" "clients/python/$$f" || { echo "stale: clients/python/$${f#./}"; stale=1; }; \
+	done; \
+	[ $$stale = 0 ] || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }; \
+	echo "generated code is up to date"
+
+# ---- checks -----------------------------------------------------------------
+
+.PHONY: lint
+lint: $(BUF) ## buf lint (STANDARD + COMMENTS) on proto/.
+	cd proto && $(BUF) lint
+
+.PHONY: test
+test: venv tools checkgenerate lint test-python ## Run every test (what CI runs).
+
+.PHONY: test-python
+test-python: venv $(GRPCURL) ## Python tests against a real in-process server, plus grpcurl.
+	PAYSIG_GRPCURL=$(GRPCURL) $(PY) -m pytest -q
+
+# ---- running ----------------------------------------------------------------
+
+.PHONY: run
+run: venv ## Start the server on the demo config (CONFIG=..., LISTEN=host:port).
+	$(PY) -m paysig serve --config $(CONFIG) --listen $(LISTEN)
+
+.PHONY: clean
+clean: ## Remove .venv, .tools and build output.
+	rm -rf $(VENV) $(CURDIR)/.tools build

@@ -1,0 +1,5 @@
+import sys
+
+from paysig.server.cli import main
+
+sys.exit(main())

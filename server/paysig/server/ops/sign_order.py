@@ -1,0 +1,183 @@
+"""SignOrder: build signData from typed fields, then sign it."""
+
+from __future__ import annotations
+
+import json
+
+from paysig.v1 import signer_pb2 as pb
+
+from .. import rules
+from ..config import App, AppKind, Config
+from ..errors import Code, PaysigError, Rule, Violations, key_not_configured
+from ..keys import Env
+from ..mac import compute_mac
+from ..signdata import GameItemOrder, VirtualPaymentOrder, game_item_sign_data, virtual_payment_sign_data
+from .common import ENV_TO_PROTO, lookup_app, request_env, require_ring
+
+REQUEST = "SignOrderRequest"
+METHODS = {
+    pb.PAYMENT_API_GAME_ITEM: "requestMidasPaymentGameItem",
+    pb.PAYMENT_API_VIRTUAL_PAYMENT: "requestVirtualPayment",
+}
+API_OF_KIND = {
+    AppKind.MINIGAME: pb.PAYMENT_API_GAME_ITEM,
+    AppKind.SUPERAPP: pb.PAYMENT_API_GAME_ITEM,
+    AppKind.MINIPROGRAM: pb.PAYMENT_API_VIRTUAL_PAYMENT,
+}
+MODE_NAMES = {
+    pb.VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS: "short_series_goods",
+    pb.VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN: "short_series_coin",
+}
+DEFAULT_CURRENCY = "CNY"
+DEFAULT_PLATFORM = "android"
+DEFAULT_ZONE_ID = "1"
+
+
+def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse:
+    app = lookup_app(config, req.app_id, REQUEST)
+    v = Violations()
+    if req.api not in METHODS:
+        v.add("api", Rule.REQUIRED, "required: PAYMENT_API_GAME_ITEM or PAYMENT_API_VIRTUAL_PAYMENT")
+        v.raise_if_any(REQUEST)
+    if API_OF_KIND[app.kind] != req.api:
+        raise PaysigError(
+            Code.FAILED_PRECONDITION,
+            "API_NOT_SUPPORTED_FOR_APP_KIND",
+            f"api: {pb.PaymentApi.Name(req.api)} does not fit app {app.app_id!r} of kind {app.kind.value}; "
+            f"use {pb.PaymentApi.Name(API_OF_KIND[app.kind])}",
+        )
+
+    env = _order_env(v, app, req.env)
+    if not req.HasField("order"):
+        v.add("order", Rule.REQUIRED, "required")
+    if req.api == pb.PAYMENT_API_GAME_ITEM:
+        sign_data = _game_item(v, app, env, req)
+    else:
+        sign_data = _virtual_payment(v, app, env, req)
+    rules.check_session_key(v, "session_key", req.session_key, required=True)
+    v.raise_if_any(REQUEST)
+
+    if env is None:  # superapp: one key, no env in signData
+        env = Env.PRODUCTION
+    key = require_ring(app, env).primary
+    method = METHODS[req.api]
+    pay_sig = compute_mac(key.secret.reveal(), f"{method}&{sign_data}")
+    signature = compute_mac(req.session_key.encode("utf-8"), sign_data)
+    args = {"signData": sign_data, "paySig": pay_sig, "signature": signature}
+    if req.api == pb.PAYMENT_API_VIRTUAL_PAYMENT:
+        args["mode"] = MODE_NAMES[req.mode]
+    return pb.SignOrderResponse(
+        sign_data=sign_data,
+        pay_sig=pay_sig,
+        signature=signature,
+        method=method,
+        key_version=key.version,
+        env=ENV_TO_PROTO[env],
+        client_args_json=json.dumps(args, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def _order_env(v: Violations, app: App, value: int) -> Env | None:
+    env = request_env(v, value)
+    if app.kind is AppKind.SUPERAPP:
+        if env is Env.SANDBOX:
+            raise key_not_configured(app.app_id, "sandbox")
+        return None
+    if env is None and value == pb.ENV_UNSPECIFIED:
+        v.add("env", Rule.REQUIRED, "required: ENV_PRODUCTION or ENV_SANDBOX picks the AppKey and signData's env")
+    return env
+
+
+def _common_order_fields(v: Violations, o: pb.Order, *, min_out_trade_no: int, attach_required: bool) -> None:
+    rules.check_positive(v, "order.buy_quantity", o.buy_quantity)
+    rules.check_out_trade_no(v, "order.out_trade_no", o.out_trade_no, min_length=min_out_trade_no)
+    rules.check_text(v, "order.attach", o.attach, max_bytes=rules.MAX_ATTACH_BYTES, required=attach_required)
+
+
+def _product(v: Violations, o: pb.Order) -> None:
+    rules.check_text(v, "order.product_id", o.product_id, max_bytes=rules.MAX_PRODUCT_ID_BYTES, required=True)
+    rules.check_positive(v, "order.goods_price", o.goods_price)
+
+
+def _game_item(v: Violations, app: App, env: Env | None, req: pb.SignOrderRequest) -> str:
+    o = req.order
+    superapp = app.kind is AppKind.SUPERAPP
+    rules.check_unset(v, "mode", req.mode != pb.VIRTUAL_PAYMENT_MODE_UNSPECIFIED,
+                      "mode belongs to requestVirtualPayment")
+    rules.check_unset(v, "order.activity_selling_price", o.HasField("activity_selling_price"),
+                      "activity_selling_price belongs to requestVirtualPayment")
+    _product(v, o)
+    _common_order_fields(v, o, min_out_trade_no=1, attach_required=False)
+
+    currency = o.currency_type or DEFAULT_CURRENCY
+    platform = o.platform or DEFAULT_PLATFORM
+    if superapp:
+        if currency not in rules.ISO_4217:
+            v.add("order.currency_type", Rule.UNSUPPORTED, "must be an active ISO 4217 code such as USD")
+        if platform not in ("android", "ios"):
+            v.add("order.platform", Rule.UNSUPPORTED, "must be android or ios")
+        rules.check_unset(v, "order.zone_id", bool(o.zone_id), "superapp signData has no zoneId")
+        zone_id = None
+    else:
+        if currency != "CNY":
+            v.add("order.currency_type", Rule.UNSUPPORTED, "must be CNY for minigame apps")
+        if platform != "android":
+            v.add("order.platform", Rule.UNSUPPORTED, "must be android: iOS payment is forbidden (WeChat 701001)")
+        zone_id = o.zone_id or DEFAULT_ZONE_ID
+        rules.check_text(v, "order.zone_id", zone_id, max_bytes=rules.MAX_ZONE_ID_BYTES, required=True)
+    if v:
+        return ""
+    return game_item_sign_data(
+        GameItemOrder(
+            offer_id=app.offer_id,
+            env=env,
+            zone_id=zone_id,
+            product_id=o.product_id,
+            goods_price=o.goods_price,
+            buy_quantity=o.buy_quantity,
+            currency_type=currency,
+            platform=platform,
+            out_trade_no=o.out_trade_no,
+            attach=o.attach,
+        )
+    )
+
+
+def _virtual_payment(v: Violations, app: App, env: Env | None, req: pb.SignOrderRequest) -> str:
+    o = req.order
+    goods = req.mode == pb.VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS
+    if req.mode not in MODE_NAMES:
+        v.add("mode", Rule.REQUIRED,
+              "required: VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS or VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN")
+    elif goods:
+        _product(v, o)
+        if o.HasField("activity_selling_price"):
+            rules.check_positive(v, "order.activity_selling_price", o.activity_selling_price)
+            if o.activity_selling_price > o.goods_price > 0:
+                v.add("order.activity_selling_price", Rule.OUT_OF_RANGE, "must not be above goods_price")
+    else:
+        coin = "short_series_coin has no item: buy_quantity is the number of coins"
+        rules.check_unset(v, "order.product_id", bool(o.product_id), coin)
+        rules.check_unset(v, "order.goods_price", o.goods_price != 0, coin)
+        rules.check_unset(v, "order.activity_selling_price", o.HasField("activity_selling_price"), coin)
+    _common_order_fields(v, o, min_out_trade_no=8, attach_required=True)
+    if (o.currency_type or DEFAULT_CURRENCY) != "CNY":
+        v.add("order.currency_type", Rule.UNSUPPORTED, "must be CNY for miniprogram apps")
+    no_field = "requestVirtualPayment signData has no {}"
+    rules.check_unset(v, "order.platform", bool(o.platform), no_field.format("platform"))
+    rules.check_unset(v, "order.zone_id", bool(o.zone_id), no_field.format("zoneId"))
+    if v:
+        return ""
+    return virtual_payment_sign_data(
+        VirtualPaymentOrder(
+            offer_id=app.offer_id,
+            env=env,
+            product_id=o.product_id if goods else None,
+            goods_price=o.goods_price if goods else None,
+            activity_selling_price=o.activity_selling_price if goods and o.HasField("activity_selling_price") else None,
+            buy_quantity=o.buy_quantity,
+            currency_type=DEFAULT_CURRENCY,
+            out_trade_no=o.out_trade_no,
+            attach=o.attach,
+        )
+    )

@@ -1,0 +1,35 @@
+"""PaysigError -> google.rpc.Status with ErrorInfo and BadRequest details."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from .errors import ERROR_DOMAIN, PaysigError
+
+
+def to_grpc_status(error: PaysigError) -> grpc.Status:
+    details = []
+    if error.violations:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description, reason=v.rule.value
+                )
+                for v in error.violations
+            ]
+        )
+        details.append(_pack(bad_request))
+    details.append(_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)))
+    status = status_pb2.Status(
+        code=code_pb2.Code.Value(error.code.value), message=error.message, details=details
+    )
+    return rpc_status.to_status(status)
+
+
+def _pack(message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
