@@ -23,6 +23,7 @@ BUF_VERSION := v1.75.0
 PROTO := proto/paysig/v1/signer.proto
 GO_MODULE := github.com/paysig/paysig/clients/go
 GEN_PY_OUT ?= clients/python
+GEN_CASES ?= tests/conformance/cases.json
 CONFIG ?= examples/paysig.toml
 LISTEN ?= 127.0.0.1:50051
 
@@ -65,18 +66,21 @@ tools: $(GRPCURL) $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Install the p
 # ---- code generation --------------------------------------------------------
 
 .PHONY: generate
-generate: venv ## Regenerate the committed Python stubs from proto/.
+generate: venv ## Regenerate the committed stubs and conformance cases.
+	@mkdir -p $(GEN_PY_OUT)
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(GEN_PY_OUT) --pyi_out=$(GEN_PY_OUT) \
 	  --grpc_python_out=$(GEN_PY_OUT) $(PROTO)
+	$(PY) tests/conformance/generate.py $(GEN_CASES)
 
 .PHONY: checkgenerate
 checkgenerate: venv ## Fail if the committed generated code is stale.
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(MAKE) generate GEN_PY_OUT=$$tmp/py >/dev/null; \
+	$(MAKE) generate GEN_PY_OUT=$$tmp/py GEN_CASES=$$tmp/cases.json >/dev/null; \
 	stale=0; \
 	for f in $$(cd $$tmp/py && find . -type f); do \
 	  cmp -s "$$tmp/py/$$f" "clients/python/$$f" || { echo "stale: clients/python/$${f#./}"; stale=1; }; \
 	done; \
+	cmp -s $$tmp/cases.json tests/conformance/cases.json || { echo "stale: tests/conformance/cases.json"; stale=1; }; \
 	[ $$stale = 0 ] || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }; \
 	echo "generated code is up to date"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent import futures
 
 import grpc
@@ -30,12 +31,13 @@ class PaysigServer:
     """A grpc.Server with the paysig services, a reloadable config and a
     graceful stop."""
 
-    def __init__(self, config: Config, max_workers: int):
+    def __init__(self, config: Config, max_workers: int, interceptors: Sequence[grpc.ServerInterceptor] = ()):
         self.holder = ConfigHolder(config)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="paysig-rpc"),
             options=SERVER_OPTIONS,
+            interceptors=tuple(interceptors),
         )
         signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(self.holder), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
@@ -68,9 +70,15 @@ class PaysigServer:
         return self._server.wait_for_termination(timeout)
 
 
-def create_server(address: str, config: Config, *, max_workers: int = 32) -> tuple[PaysigServer, int]:
+def create_server(
+    address: str,
+    config: Config,
+    *,
+    max_workers: int = 32,
+    interceptors: Sequence[grpc.ServerInterceptor] = (),
+) -> tuple[PaysigServer, int]:
     """Builds a server listening on ``address`` (port 0 picks a free port);
     returns it unstarted with the bound port."""
-    server = PaysigServer(config, max_workers)
+    server = PaysigServer(config, max_workers, interceptors)
     port = server.add_port(address)
     return server, port

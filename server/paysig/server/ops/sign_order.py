@@ -48,13 +48,14 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
         )
 
     env = _order_env(v, app, req.env)
+    rules.check_session_key(v, "session_key", req.session_key, required=True)
     if not req.HasField("order"):
         v.add("order", Rule.REQUIRED, "required")
+        v.raise_if_any(REQUEST)
     if req.api == pb.PAYMENT_API_GAME_ITEM:
         sign_data = _game_item(v, app, env, req)
     else:
         sign_data = _virtual_payment(v, app, env, req)
-    rules.check_session_key(v, "session_key", req.session_key, required=True)
     v.raise_if_any(REQUEST)
 
     if env is None:  # superapp: one key, no env in signData

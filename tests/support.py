@@ -1,0 +1,65 @@
+"""Helpers for the Python tests: an in-process server on a free port, the
+rich error details of a failed call, and openssl as the independent HMAC."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from paysig.server import Config, create_server, load_config
+from paysig.v1 import signer_pb2_grpc
+
+REPO = Path(__file__).resolve().parent.parent
+CONFORMANCE_CONFIG = REPO / "tests" / "conformance" / "config.toml"
+CASES = REPO / "tests" / "conformance" / "cases.json"
+
+
+def openssl_hmac(key: str, message: str) -> str:
+    out = subprocess.run(["openssl", "dgst", "-sha256", "-hmac", key], input=message.encode("utf-8"),
+                         capture_output=True, check=True).stdout.decode()
+    return out.strip().split()[-1]
+
+
+@contextlib.contextmanager
+def running_server(config: Config | Path | str, grace: float = 5.0) -> Iterator[tuple[object, int]]:
+    """Starts the real server stack on 127.0.0.1:0; yields (server, port)."""
+    if not isinstance(config, Config):
+        config = load_config(config)
+    server, port = create_server("127.0.0.1:0", config)
+    server.start()
+    try:
+        yield server, port
+    finally:
+        server.stop(grace)
+
+
+@contextlib.contextmanager
+def signer_stub(port: int) -> Iterator[signer_pb2_grpc.SignerServiceStub]:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield signer_pb2_grpc.SignerServiceStub(channel)
+
+
+def error_details(error: grpc.RpcError) -> tuple[str, str, list[tuple[str, str]], str]:
+    """(status code name, ErrorInfo reason, [(field, rule)], message) of a failed call."""
+    status = rpc_status.from_call(error)
+    assert status is not None, "the error carries no google.rpc.Status"
+    reason, violations = "", []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            assert info.domain == "paysig.v1"
+            reason = info.reason
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            violations = [(v.field, v.reason) for v in bad.field_violations]
+            for v in bad.field_violations:
+                assert v.description, f"violation of {v.field} has no description"
+    return error.code().name, reason, violations, error.details()

@@ -1,0 +1,115 @@
+"""`paysig serve` as an operator runs it: start-up, grpcurl, SIGTERM, bad config."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from support import CONFORMANCE_CONFIG, REPO, openssl_hmac
+
+GRPCURL = os.environ.get("PAYSIG_GRPCURL", str(REPO / ".tools" / "bin" / "grpcurl"))
+SESSION_KEY = "cli-Session-Key-0001"
+ORDER = {"app_id": "mg", "env": "ENV_SANDBOX", "api": "PAYMENT_API_GAME_ITEM", "session_key": SESSION_KEY,
+         "order": {"product_id": "sword", "goods_price": 600, "buy_quantity": 1, "out_trade_no": "cli-0001"}}
+
+
+class Server:
+    """A `python -m paysig serve` subprocess on a free port; stderr collected."""
+
+    def __init__(self, config):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen", "127.0.0.1:0",
+             "--grace", "5"], stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        first = self.proc.stderr.readline()
+        self.lines.append(first)
+        self.address = json.loads(first)["address"]
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(15)
+        self._reader.join(5)
+        return code
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server(CONFORMANCE_CONFIG)
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def grpcurl(*args, data=None):
+    if not os.path.exists(GRPCURL):
+        pytest.fail(f"grpcurl not found at {GRPCURL}: run the tests with `make test`, which installs it")
+    command = [GRPCURL, "-plaintext"] + (["-d", json.dumps(data)] if data is not None else []) + list(args)
+    return subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+
+def test_grpcurl_lists_and_describes_without_proto_files(server):
+    listed = grpcurl(server.address, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert set(listed.stdout.split()) >= {"paysig.v1.SignerService", "grpc.health.v1.Health"}
+    described = grpcurl(server.address, "describe", "paysig.v1.SignOrderRequest")
+    assert described.returncode == 0 and "session_key" in described.stdout
+
+
+def test_grpcurl_health(server):
+    for service in ("", "paysig.v1.SignerService"):
+        result = grpcurl(server.address, "grpc.health.v1.Health/Check", data={"service": service})
+        assert json.loads(result.stdout) == {"status": "SERVING"}
+
+
+def test_grpcurl_sign_then_verify(server):
+    result = grpcurl(server.address, "paysig.v1.SignerService/SignOrder", data=ORDER)
+    assert result.returncode == 0, result.stderr
+    signed = json.loads(result.stdout)
+    assert signed["sign_data"] == ('{"mode":"goods","offerId":"1450000001","buyQuantity":1,"env":1,'
+                                   '"currencyType":"CNY","platform":"android","zoneId":"1","productId":"sword",'
+                                   '"goodsPrice":600,"outTradeNo":"cli-0001"}')
+    assert signed["pay_sig"] == openssl_hmac("mg-sandbox-key-v2", "requestMidasPaymentGameItem&" + signed["sign_data"])
+    assert signed["key_version"] == 2 and signed["env"] == "ENV_SANDBOX"
+    verify = grpcurl(server.address, "paysig.v1.SignerService/VerifySignature", data={
+        "app_id": "mg", "scheme": "SIGNATURE_SCHEME_PAY_SIG", "method": signed["method"],
+        "payload": signed["sign_data"], "signature": signed["pay_sig"]})
+    assert json.loads(verify.stdout)["result"] == "VERIFY_RESULT_VALID"
+
+
+def test_grpcurl_shows_rich_error(server):
+    result = grpcurl(server.address, "paysig.v1.SignerService/SignApiCall", data={
+        "app_id": "mg", "env": "ENV_PRODUCTION", "uri": "xpay/query_order", "body": "{}"})
+    assert result.returncode != 0
+    assert "Code: InvalidArgument" in result.stderr
+    assert '"field": "uri"' in result.stderr and "google.rpc.BadRequest" in result.stderr
+    assert '"reason": "INVALID_REQUEST"' in result.stderr
+
+
+def test_sigterm_drains_and_exits_zero_and_logs_hold_no_secrets():
+    s = Server(CONFORMANCE_CONFIG)
+    assert grpcurl(s.address, "paysig.v1.SignerService/SignOrder", data=ORDER).returncode == 0
+    assert s.stop() == 0
+    events = [json.loads(line)["event"] for line in s.lines if line.strip()]
+    assert events == ["serving", "draining", "stopped"]
+    log = "".join(s.lines)
+    for secret in ("12345", "mg-sandbox-key", "mp-production-key", "sa-single-key", SESSION_KEY):
+        assert secret not in log
+
+
+def test_bad_config_fails_at_start_naming_file_app_and_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[apps]]\napp_id = "g"\nkind = "minigame"\n[apps.keys]\nproduction = { value = "k" }\n')
+    result = subprocess.run([sys.executable, "-m", "paysig", "serve", "--config", str(bad), "--listen",
+                             "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"config error: {bad}: apps[0] (g): offer_id: required" in result.stderr

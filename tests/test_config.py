@@ -1,0 +1,96 @@
+"""Config loading: every mistake names the file, the app and the field, and never shows a key."""
+
+import os
+import textwrap
+
+import pytest
+
+from paysig.server import ConfigError, load_config
+from paysig.server.keys import Env
+
+KEY = "sEcReT-appkey-do-not-print"
+HEADER = '[[apps]]\napp_id = "g1"\nkind = "minigame"\noffer_id = "1450000001"\n'
+
+
+def write(tmp_path, body, name="paysig.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def load_error(path, environ=None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ=environ or {})
+    message = str(info.value)
+    assert KEY not in message
+    return message
+
+
+def test_key_sources_and_versions(tmp_path):
+    (tmp_path / "sandbox.key").write_text("file-key\n")
+    path = write(tmp_path, HEADER + textwrap.dedent("""\
+        [apps.keys]
+        production = [ { version = 3, env = "PAYSIG_TEST_KEY" }, { version = 1, value = "old" } ]
+        sandbox = { file = "sandbox.key" }
+        """))
+    config = load_config(path, environ={"PAYSIG_TEST_KEY": KEY})
+    app = config.apps["g1"]
+    production = app.key_ring(Env.PRODUCTION)
+    assert production.primary.version == 3
+    assert production.primary.secret.reveal() == KEY.encode()
+    assert [v.version for v in production.versions] == [3, 1]
+    sandbox = app.key_ring(Env.SANDBOX)
+    assert sandbox.primary.version == 1
+    assert sandbox.primary.secret.reveal() == b"file-key"
+    assert KEY not in repr(config) and KEY not in str(production)
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ('[[apps]]\napp_id = "g1"\nkind = "game"\n', "apps[0] (g1): kind: required, one of minigame"),
+        ('[[apps]]\napp_id = "g1"\nkind = "minigame"\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (g1): offer_id: required for minigame"),
+        ('[[apps]]\napp_id = "s"\nkind = "superapp"\noffer_id = "1"\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (s): offer_id: superapp signData carries no offerId"),
+        ('[[apps]]\napp_id = "s"\nkind = "superapp"\n[apps.keys]\nsandbox = { value = "k" }\n',
+         "apps[0] (s): keys.sandbox: superapp apps have a single key"),
+        (HEADER, "apps[0] (g1): keys: required"),
+        (HEADER + '[apps.keys]\nproduction = { value = "k" }\nstaging = { value = "k" }\n',
+         "apps[0] (g1): keys: unknown field 'staging'"),
+        (HEADER + '[apps.keys]\nproduction = { env = "PAYSIG_UNSET_VAR" }\n',
+         "apps[0] (g1): keys.production: env: environment variable PAYSIG_UNSET_VAR is not set"),
+        (HEADER + '[apps.keys]\nproduction = { file = "missing.key" }\n',
+         "apps[0] (g1): keys.production: file: cannot read"),
+        (HEADER + f'[apps.keys]\nproduction = {{ value = "{KEY}", env = "X" }}\n',
+         "apps[0] (g1): keys.production: exactly one of value, env, file"),
+        (HEADER + f'[apps.keys]\nproduction = {{ value = " {KEY}" }}\n',
+         "apps[0] (g1): keys.production: value: the key has surrounding white space"),
+        (HEADER + '[apps.keys]\nproduction = [ { value = "a" } ]\n',
+         "apps[0] (g1): keys.production[0]: version: required in a key array"),
+        (HEADER + '[apps.keys]\nproduction = [ { version = 1, value = "a" }, { version = 1, value = "b" } ]\n',
+         "apps[0] (g1): keys.production[1]: version: 1 is used twice"),
+        (HEADER + '[apps.keys]\nproduction = { value = "k" }\n' + HEADER + '[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[1] (g1): app_id: duplicated"),
+        (HEADER + 'colour = "blue"\n[apps.keys]\nproduction = { value = "k" }\n', "apps[0] (g1): unknown field 'colour'"),
+        ('[server]\nport = 1\n', "unknown field 'server'"),
+        ('', "apps: at least one [[apps]] table is required"),
+        (f'[[apps]\napp_id = "{KEY}"', "not valid TOML"),
+    ],
+)
+def test_bad_config_names_file_app_and_field(tmp_path, body, expected):
+    path = write(tmp_path, body)
+    message = load_error(path)
+    assert message.startswith(str(path) + ": ")
+    assert expected in message
+
+
+def test_missing_file(tmp_path):
+    assert "cannot read config" in load_error(tmp_path / "nope.toml")
+
+
+def test_example_config_loads():
+    from support import REPO
+
+    config = load_config(REPO / "examples" / "paysig.toml", environ=dict(os.environ))
+    assert set(config.apps) == {"demo-minigame", "demo-miniprogram", "demo-superapp"}
