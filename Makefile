@@ -11,7 +11,6 @@ VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 TOOLS := $(CURDIR)/.tools/bin
 STAMPS := $(CURDIR)/.tools/stamps
-export GOFLAGS ?= -mod=mod
 
 # Pinned tool versions.
 GRPC_VERSION := 1.85.1
@@ -24,6 +23,7 @@ PROTO := proto/paysig/v1/signer.proto
 GO_MODULE := github.com/paysig/paysig/clients/go
 GEN_PY_OUT ?= clients/python
 GEN_CASES ?= tests/conformance/cases.json
+GEN_GO_OUT ?= clients/go
 CONFIG ?= examples/paysig.toml
 LISTEN ?= 127.0.0.1:50051
 
@@ -66,19 +66,26 @@ tools: $(GRPCURL) $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Install the p
 # ---- code generation --------------------------------------------------------
 
 .PHONY: generate
-generate: venv ## Regenerate the committed stubs and conformance cases.
-	@mkdir -p $(GEN_PY_OUT)
+generate: venv $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Regenerate the committed stubs and conformance cases.
+	@mkdir -p $(GEN_PY_OUT) $(GEN_GO_OUT)
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(GEN_PY_OUT) --pyi_out=$(GEN_PY_OUT) \
 	  --grpc_python_out=$(GEN_PY_OUT) $(PROTO)
+	$(PY) -m grpc_tools.protoc -Iproto \
+	  --plugin=protoc-gen-go=$(PROTOC_GEN_GO) --go_out=$(GEN_GO_OUT) --go_opt=module=$(GO_MODULE) \
+	  --plugin=protoc-gen-go-grpc=$(PROTOC_GEN_GO_GRPC) --go-grpc_out=$(GEN_GO_OUT) --go-grpc_opt=module=$(GO_MODULE) \
+	  $(PROTO)
 	$(PY) tests/conformance/generate.py $(GEN_CASES)
 
 .PHONY: checkgenerate
-checkgenerate: venv ## Fail if the committed generated code is stale.
+checkgenerate: venv $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Fail if the committed generated code is stale.
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(MAKE) generate GEN_PY_OUT=$$tmp/py GEN_CASES=$$tmp/cases.json >/dev/null; \
+	$(MAKE) generate GEN_PY_OUT=$$tmp/py GEN_GO_OUT=$$tmp/go GEN_CASES=$$tmp/cases.json >/dev/null; \
 	stale=0; \
 	for f in $$(cd $$tmp/py && find . -type f); do \
 	  cmp -s "$$tmp/py/$$f" "clients/python/$$f" || { echo "stale: clients/python/$${f#./}"; stale=1; }; \
+	done; \
+	for f in $$(cd $$tmp/go && find . -type f); do \
+	  cmp -s "$$tmp/go/$$f" "clients/go/$$f" || { echo "stale: clients/go/$${f#./}"; stale=1; }; \
 	done; \
 	cmp -s $$tmp/cases.json tests/conformance/cases.json || { echo "stale: tests/conformance/cases.json"; stale=1; }; \
 	[ $$stale = 0 ] || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }; \
@@ -87,15 +94,22 @@ checkgenerate: venv ## Fail if the committed generated code is stale.
 # ---- checks -----------------------------------------------------------------
 
 .PHONY: lint
-lint: $(BUF) ## buf lint (STANDARD + COMMENTS) on proto/.
+lint: $(BUF) ## buf lint (STANDARD + COMMENTS) on proto/; gofmt and go vet on clients/go.
 	cd proto && $(BUF) lint
+	@unformatted=$$(cd clients/go && gofmt -l .); \
+	[ -z "$$unformatted" ] || { echo "gofmt needed: $$unformatted"; exit 1; }
+	cd clients/go && go vet ./...
 
 .PHONY: test
-test: venv tools checkgenerate lint test-python ## Run every test (what CI runs).
+test: venv tools checkgenerate lint test-python test-go ## Run every test (what CI runs).
 
 .PHONY: test-python
-test-python: venv $(GRPCURL) ## Python tests against a real in-process server, plus grpcurl.
+test-python: venv $(GRPCURL) ## Python tests (server, Python client, conformance, Go matrix, grpcurl).
 	PAYSIG_GRPCURL=$(GRPCURL) $(PY) -m pytest -q
+
+.PHONY: test-go
+test-go: venv ## Go client tests against a real server started on a free port.
+	cd clients/go && PAYSIG_PYTHON=$(PY) go test -count=1 ./...
 
 # ---- running ----------------------------------------------------------------
 
