@@ -27,6 +27,13 @@ GEN_GO_OUT ?= clients/go
 CONFIG ?= examples/paysig.toml
 LISTEN ?= 127.0.0.1:50051
 
+CPP_BUILD := build/cpp
+CPP_ASAN_BUILD := build/cpp-asan
+CPP_DEB_PACKAGES := libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libgtest-dev libssl-dev \
+  cmake ninja-build g++
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
 GRPCURL := $(TOOLS)/grpcurl
 BUF := $(TOOLS)/buf
 PROTOC_GEN_GO := $(TOOLS)/protoc-gen-go
@@ -59,6 +66,18 @@ $(eval $(call go-tool,grpcurl,github.com/fullstorydev/grpcurl/cmd/grpcurl,$(GRPC
 $(eval $(call go-tool,buf,github.com/bufbuild/buf/cmd/buf,$(BUF_VERSION)))
 $(eval $(call go-tool,protoc-gen-go,google.golang.org/protobuf/cmd/protoc-gen-go,$(PROTOC_GEN_GO_VERSION)))
 $(eval $(call go-tool,protoc-gen-go-grpc,google.golang.org/grpc/cmd/protoc-gen-go-grpc,$(PROTOC_GEN_GO_GRPC_VERSION)))
+
+# System gRPC/protobuf for the C++ client (Debian packages), installed when missing.
+$(STAMPS)/cpp-deps:
+	@mkdir -p $(STAMPS)
+	@if ! dpkg -s $(CPP_DEB_PACKAGES) >/dev/null 2>&1; then \
+	  echo "installing $(CPP_DEB_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(CPP_DEB_PACKAGES) >/dev/null; \
+	fi
+	@touch $@
+
+.PHONY: cpp-deps
+cpp-deps: $(STAMPS)/cpp-deps ## Install the C++ build dependencies (apt) when missing.
 
 .PHONY: tools
 tools: $(GRPCURL) $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Install the pinned Go tools into .tools/bin.
@@ -101,15 +120,35 @@ lint: $(BUF) ## buf lint (STANDARD + COMMENTS) on proto/; gofmt and go vet on cl
 	cd clients/go && go vet ./...
 
 .PHONY: test
-test: venv tools checkgenerate lint test-python test-go ## Run every test (what CI runs).
+test: venv tools checkgenerate lint test-cpp test-python test-go ## Run every test (what CI runs).
 
 .PHONY: test-python
-test-python: venv $(GRPCURL) ## Python tests (server, Python client, conformance, Go matrix, grpcurl).
+test-python: venv $(GRPCURL) cpp-deps ## Python tests (server, Python client, conformance, matrix, grpcurl).
 	PAYSIG_GRPCURL=$(GRPCURL) $(PY) -m pytest -q
 
 .PHONY: test-go
 test-go: venv ## Go client tests against a real server started on a free port.
 	cd clients/go && PAYSIG_PYTHON=$(PY) go test -count=1 ./...
+
+.PHONY: build-cpp
+build-cpp: cpp-deps ## Build the C++ client, its tests and programs (warnings are errors).
+	cmake -S clients/cpp -B $(CPP_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_COMPILE_WARNING_AS_ERROR=ON \
+	  -DPAYSIG_PYTHON=$(PY) >/dev/null
+	cmake --build $(CPP_BUILD)
+
+.PHONY: test-cpp
+test-cpp: venv build-cpp ## C++ tests against a real server, plain and with ASan/UBSan.
+	cd $(CPP_BUILD) && ctest --output-on-failure
+	cmake -S clients/cpp/examples/consumer -B build/consumer-subdir -G Ninja \
+	  -DPAYSIG_SOURCE_DIR=$(CURDIR)/clients/cpp >/dev/null && cmake --build build/consumer-subdir
+	cmake --install $(CPP_BUILD) --prefix build/cpp-install >/dev/null
+	cmake -S clients/cpp/examples/consumer -B build/consumer-installed -G Ninja \
+	  -DCMAKE_PREFIX_PATH=$(CURDIR)/build/cpp-install >/dev/null && cmake --build build/consumer-installed
+	cmake -S clients/cpp -B $(CPP_ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_COMPILE_WARNING_AS_ERROR=ON \
+	  -DCMAKE_CXX_FLAGS="$(SANITIZE)" -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE)" -DPAYSIG_BUILD_EXAMPLES=OFF \
+	  -DPAYSIG_PYTHON=$(PY) >/dev/null
+	cmake --build $(CPP_ASAN_BUILD)
+	cd $(CPP_ASAN_BUILD) && ctest --output-on-failure
 
 # ---- running ----------------------------------------------------------------
 

@@ -1,0 +1,113 @@
+// paysig C++ client: signs WeChat virtual payments through a paysig server.
+//
+//   paysig::ClientOptions options;            // 4 connections, 2 s deadline
+//   std::unique_ptr<paysig::Client> client;
+//   paysig::Status st = paysig::Client::Create("127.0.0.1:50051", options, &client);
+//   paysig::v1::SignOrderResponse signed_order;
+//   st = client->SignOrder(request, &signed_order);
+//   if (!st.ok()) { /* st.code, st.reason, st.violations */ }
+//
+// No exception crosses this API. A Client is safe to share between threads.
+#ifndef PAYSIG_CLIENT_H_
+#define PAYSIG_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "paysig/v1/signer.grpc.pb.h"
+
+namespace paysig {
+
+// One broken rule of a request.
+struct FieldViolation {
+  std::string field;        // e.g. "order.out_trade_no"
+  std::string reason;       // REQUIRED, NOT_ALLOWED, FORMAT, OUT_OF_RANGE, TOO_LONG, MISMATCH, UNSUPPORTED
+  std::string description;  // what the field must be
+};
+
+// The outcome of a call: the gRPC code and message plus paysig's rich error
+// details (ErrorInfo reason, BadRequest field violations).
+struct Status {
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  std::string message;
+  // Stable ErrorInfo reason (INVALID_REQUEST, APP_NOT_FOUND, KEY_NOT_CONFIGURED,
+  // API_NOT_SUPPORTED_FOR_APP_KIND, ...); empty when the failure did not come
+  // from paysig (e.g. UNAVAILABLE from the transport).
+  std::string reason;
+  std::vector<FieldViolation> violations;
+
+  bool ok() const { return code == grpc::StatusCode::OK; }
+  // The violation of `field`, or nullptr.
+  const FieldViolation* violation(std::string_view field) const;
+  // "INVALID_ARGUMENT (INVALID_REQUEST): message".
+  std::string ToString() const;
+
+  static Status FromGrpc(const grpc::Status& status);
+};
+
+struct ClientOptions {
+  // Connections opened to the target and used in turn. A paysig server runs
+  // one process per core behind one port and Linux spreads connections, not
+  // calls: one connection would use one core.
+  int connections = 4;
+  // Deadline of every call.
+  std::chrono::milliseconds timeout{2000};
+  // TLS (server verification, and a client certificate for mTLS) when set.
+  bool use_tls = false;
+  grpc::SslCredentialsOptions tls;
+  // Sent as "authorization: Bearer <token>" on every call. Needs use_tls
+  // unless allow_token_without_tls (loopback tests only).
+  std::string token;
+  bool allow_token_without_tls = false;
+};
+
+// The canonical name of a gRPC code, e.g. "INVALID_ARGUMENT".
+const char* StatusCodeName(grpc::StatusCode code);
+
+// The fields of a mini-game payment push that its PayEventSig covers.
+struct Notification {
+  std::string event;
+  std::string payload;  // the raw MiniGame.Payload string, as signed
+  std::string pay_event_sig;
+  bool is_mock = false;
+};
+
+// Reads Event and MiniGame.{Payload, PayEventSig, IsMock} of a raw JSON push.
+// A malformed push is INVALID_ARGUMENT with reason INVALID_NOTIFICATION.
+Status ParseNotification(const std::string& raw_json, Notification* out);
+
+class Client {
+ public:
+  // Builds a client for `target` (host:port or any gRPC target such as
+  // dns:///paysig.internal:50051). Connections are made lazily.
+  static Status Create(const std::string& target, const ClientOptions& options, std::unique_ptr<Client>* out);
+
+  Status SignOrder(const v1::SignOrderRequest& request, v1::SignOrderResponse* response) const;
+  Status SignApiCall(const v1::SignApiCallRequest& request, v1::SignApiCallResponse* response) const;
+  // A mismatch is OK with response->valid() == false.
+  Status VerifySignature(const v1::VerifySignatureRequest& request, v1::VerifySignatureResponse* response) const;
+  // Checks the PayEventSig of a raw mini-game payment push for app_id.
+  Status VerifyEvent(const std::string& app_id, const std::string& raw_notification,
+                     v1::VerifySignatureResponse* response) const;
+
+ private:
+  explicit Client(const ClientOptions& options) : options_(options) {}
+  // Calls `method` on the next connection's stub with the deadline and token.
+  template <typename Request, typename Response>
+  Status Invoke(grpc::Status (v1::SignerService::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                const Request& request, Response* response) const;
+
+  ClientOptions options_;
+  std::vector<std::unique_ptr<v1::SignerService::Stub>> stubs_;
+  mutable std::atomic<size_t> next_{0};
+};
+
+}  // namespace paysig
+
+#endif  // PAYSIG_CLIENT_H_

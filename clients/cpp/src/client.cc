@@ -1,0 +1,104 @@
+#include "paysig/client.h"
+
+#include <exception>
+
+namespace paysig {
+namespace {
+
+// round_robin over every address a name resolves to; retry only calls that
+// never reached a server (signing is a pure function of the request).
+constexpr char kServiceConfig[] = R"({
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "methodConfig": [{
+    "name": [{"service": "paysig.v1.SignerService"}],
+    "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.05s", "maxBackoff": "1s",
+                    "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}
+  }]
+})";
+
+Status Invalid(const std::string& message) {
+  Status st;
+  st.code = grpc::StatusCode::INVALID_ARGUMENT;
+  st.message = message;
+  return st;
+}
+
+Status Internal(const char* what) {
+  Status st;
+  st.code = grpc::StatusCode::INTERNAL;
+  st.message = std::string("paysig client: ") + what;
+  return st;
+}
+
+}  // namespace
+
+Status Client::Create(const std::string& target, const ClientOptions& options, std::unique_ptr<Client>* out) {
+  if (options.connections < 1) return Invalid("connections must be at least 1");
+  if (!options.token.empty() && !options.use_tls && !options.allow_token_without_tls) {
+    return Invalid("a token needs TLS (or allow_token_without_tls for loopback tests)");
+  }
+  try {
+    std::unique_ptr<Client> client(new Client(options));
+    auto credentials =
+        options.use_tls ? grpc::SslCredentials(options.tls) : grpc::InsecureChannelCredentials();
+    for (int i = 0; i < options.connections; ++i) {
+      grpc::ChannelArguments args;
+      args.SetServiceConfigJSON(kServiceConfig);
+      args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+      // The server accepts pings every 10 s or more, with or without calls.
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+      args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+      // Without this, channels to one target share one connection.
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      client->stubs_.push_back(v1::SignerService::NewStub(grpc::CreateCustomChannel(target, credentials, args)));
+    }
+    *out = std::move(client);
+    return Status{};
+  } catch (const std::exception& e) {
+    return Internal(e.what());
+  }
+}
+
+template <typename Request, typename Response>
+Status Client::Invoke(grpc::Status (v1::SignerService::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                      const Request& request, Response* response) const {
+  try {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+    if (!options_.token.empty()) context.AddMetadata("authorization", "Bearer " + options_.token);
+    auto& stub = *stubs_[next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size()];
+    return Status::FromGrpc((stub.*method)(&context, request, response));
+  } catch (const std::exception& e) {
+    return Internal(e.what());
+  }
+}
+
+Status Client::SignOrder(const v1::SignOrderRequest& request, v1::SignOrderResponse* response) const {
+  return Invoke(&v1::SignerService::Stub::SignOrder, request, response);
+}
+
+Status Client::SignApiCall(const v1::SignApiCallRequest& request, v1::SignApiCallResponse* response) const {
+  return Invoke(&v1::SignerService::Stub::SignApiCall, request, response);
+}
+
+Status Client::VerifySignature(const v1::VerifySignatureRequest& request,
+                               v1::VerifySignatureResponse* response) const {
+  return Invoke(&v1::SignerService::Stub::VerifySignature, request, response);
+}
+
+Status Client::VerifyEvent(const std::string& app_id, const std::string& raw_notification,
+                           v1::VerifySignatureResponse* response) const {
+  Notification n;
+  Status st = ParseNotification(raw_notification, &n);
+  if (!st.ok()) return st;
+  v1::VerifySignatureRequest request;
+  request.set_app_id(app_id);
+  request.set_scheme(v1::SIGNATURE_SCHEME_EVENT);
+  request.set_method(n.event);
+  request.set_payload(n.payload);
+  request.set_signature(n.pay_event_sig);
+  return VerifySignature(request, response);
+}
+
+}  // namespace paysig
