@@ -4,7 +4,11 @@ rich error details of a failed call, and openssl as the independent HMAC."""
 from __future__ import annotations
 
 import contextlib
+import json
+import signal
 import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,3 +67,35 @@ def error_details(error: grpc.RpcError) -> tuple[str, str, list[tuple[str, str]]
             for v in bad.field_violations:
                 assert v.description, f"violation of {v.field} has no description"
     return error.code().name, reason, violations, error.details()
+
+
+class ServerProcess:
+    """`python -m paysig serve` on 127.0.0.1:0 as an operator runs it; stdout
+    and stderr are collected line by line."""
+
+    def __init__(self, config, *extra_args: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen", "127.0.0.1:0",
+             "--grace", "5", *extra_args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        first = self.proc.stderr.readline()
+        self.stderr.append(first)
+        self.address = json.loads(first)["address"]
+        self._readers = [threading.Thread(target=self._collect, args=(stream, lines), daemon=True)
+                         for stream, lines in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr))]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _collect(stream, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
+
+    def stop(self) -> int:
+        """SIGTERM; returns the exit code once the output is read to its end."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(15)
+        for reader in self._readers:
+            reader.join(5)
+        return code

@@ -2,14 +2,12 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 
 import pytest
 
-from support import CONFORMANCE_CONFIG, REPO, openssl_hmac
+from support import CONFORMANCE_CONFIG, REPO, ServerProcess, openssl_hmac
 
 GRPCURL = os.environ.get("PAYSIG_GRPCURL", str(REPO / ".tools" / "bin" / "grpcurl"))
 SESSION_KEY = "cli-Session-Key-0001"
@@ -17,34 +15,9 @@ ORDER = {"app_id": "mg", "env": "ENV_SANDBOX", "api": "PAYMENT_API_GAME_ITEM", "
          "order": {"product_id": "sword", "goods_price": 600, "buy_quantity": 1, "out_trade_no": "cli-0001"}}
 
 
-class Server:
-    """A `python -m paysig serve` subprocess on a free port; stderr collected."""
-
-    def __init__(self, config):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen", "127.0.0.1:0",
-             "--grace", "5"], stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        first = self.proc.stderr.readline()
-        self.lines.append(first)
-        self.address = json.loads(first)["address"]
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(15)
-        self._reader.join(5)
-        return code
-
-
 @pytest.fixture(scope="module")
 def server():
-    s = Server(CONFORMANCE_CONFIG)
+    s = ServerProcess(CONFORMANCE_CONFIG)
     yield s
     if s.proc.poll() is None:
         s.stop()
@@ -96,12 +69,12 @@ def test_grpcurl_shows_rich_error(server):
 
 
 def test_sigterm_drains_and_exits_zero_and_logs_hold_no_secrets():
-    s = Server(CONFORMANCE_CONFIG)
+    s = ServerProcess(CONFORMANCE_CONFIG)
     assert grpcurl(s.address, "paysig.v1.SignerService/SignOrder", data=ORDER).returncode == 0
     assert s.stop() == 0
-    events = [json.loads(line)["event"] for line in s.lines if line.strip()]
+    events = [json.loads(line)["event"] for line in s.stderr if line.strip()]
     assert events == ["serving", "draining", "stopped"]
-    log = "".join(s.lines)
+    log = "".join(s.stderr + s.stdout)
     for secret in ("12345", "mg-sandbox-key", "mp-production-key", "sa-single-key", SESSION_KEY):
         assert secret not in log
 

@@ -28,6 +28,7 @@ def load_error(path, environ=None) -> str:
 
 def test_key_sources_and_versions(tmp_path):
     (tmp_path / "sandbox.key").write_text("file-key\n")
+    (tmp_path / "sandbox.key").chmod(0o600)
     path = write(tmp_path, HEADER + textwrap.dedent("""\
         [apps.keys]
         production = [ { version = 3, env = "PAYSIG_TEST_KEY" }, { version = 1, value = "old" } ]
@@ -94,3 +95,13 @@ def test_example_config_loads():
 
     config = load_config(REPO / "examples" / "paysig.toml", environ=dict(os.environ))
     assert set(config.apps) == {"demo-minigame", "demo-miniprogram", "demo-superapp"}
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644])
+def test_key_file_readable_by_others_is_refused(tmp_path, mode):
+    key = tmp_path / "prod.key"
+    key.write_text(KEY)
+    key.chmod(mode)
+    path = write(tmp_path, HEADER + '[apps.keys]\nproduction = { file = "prod.key" }\n')
+    message = load_error(path)
+    assert f"keys.production: file: {key} is accessible by group or others (mode {mode:04o}); run: chmod 600" in message

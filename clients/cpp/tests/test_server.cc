@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -32,7 +33,7 @@ std::string RepoRoot() { return Env("PAYSIG_REPO", PAYSIG_REPO); }
 
 TestServer::TestServer(const std::string& config) {
   const std::string python = Env("PAYSIG_PYTHON", PAYSIG_PYTHON);
-  const std::string config_path = RepoRoot() + "/" + config;
+  const std::string config_path = config.rfind('/', 0) == 0 ? config : RepoRoot() + "/" + config;
   std::vector<std::string> args = {python, "-m", "paysig", "serve", "--config", config_path,
                                    "--listen", "127.0.0.1:0", "--grace", "5"};
   std::vector<char*> argv;
@@ -44,6 +45,7 @@ TestServer::TestServer(const std::string& config) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);  // audit lines
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   int rc = posix_spawn(&pid_, python.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);

@@ -11,7 +11,7 @@ namespace paysig::testing {
 
 class TestServer {
  public:
-  // `config` is relative to the repository root. Aborts the test binary with
+  // `config` is absolute or relative to the repository root. Aborts the test binary with
   // a message if the server does not start.
   explicit TestServer(const std::string& config);
   ~TestServer();  // SIGTERM, then wait

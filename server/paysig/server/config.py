@@ -27,11 +27,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .access import AccessPolicy, AuthMode, parse_access
+from .audit import AuditSettings, parse_audit
+from .config_errors import ConfigError, read_secret_file, reject_unknown
 from .keys import Env, KeyRing, KeyVersion, Secret
 
-
-class ConfigError(Exception):
-    """The config cannot be used; the message says where and why."""
+__all__ = ["App", "AppKind", "Config", "ConfigError", "load_config", "parse_config"]
 
 
 class AppKind(enum.Enum):
@@ -57,6 +58,8 @@ class Config:
 
     source: str
     apps: Mapping[str, App]
+    access: AccessPolicy = dataclasses.field(default_factory=lambda: AccessPolicy(AuthMode.NONE, (), None))
+    audit: AuditSettings = dataclasses.field(default_factory=AuditSettings)
 
 
 _APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -87,7 +90,7 @@ def parse_config(
     environ: Mapping[str, str] | None = None,
 ) -> Config:
     environ = os.environ if environ is None else environ
-    _reject_unknown(data, {"apps"}, source)
+    reject_unknown(data, {"apps", "auth", "tls", "callers", "audit"}, source)
     raw_apps = data.get("apps")
     if not isinstance(raw_apps, list) or not raw_apps:
         raise ConfigError(f"{source}: apps: at least one [[apps]] table is required")
@@ -97,13 +100,9 @@ def parse_config(
         if app.app_id in apps:
             raise ConfigError(f"{source}: apps[{index}] ({app.app_id}): app_id: duplicated")
         apps[app.app_id] = app
-    return Config(source=source, apps=apps)
-
-
-def _reject_unknown(table: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    access = parse_access(data, source, base_dir, set(apps))
+    audit = parse_audit(data.get("audit"), f"{source}: audit", base_dir)
+    return Config(source=source, apps=apps, access=access, audit=audit)
 
 
 def _parse_app(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str]) -> App:
@@ -115,7 +114,7 @@ def _parse_app(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str])
             f"{where}: app_id: required, 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit"
         )
     where = f"{where} ({app_id})"
-    _reject_unknown(raw, _APP_FIELDS, where)
+    reject_unknown(raw, _APP_FIELDS, where)
 
     kinds = ", ".join(k.value for k in AppKind)
     try:
@@ -138,7 +137,7 @@ def _parse_app(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str])
     allowed_envs = (Env.PRODUCTION,) if kind is AppKind.SUPERAPP else tuple(Env)
     if kind is AppKind.SUPERAPP and "sandbox" in raw_keys:
         raise ConfigError(f"{where}: keys.sandbox: superapp apps have a single key; configure it as production")
-    _reject_unknown(raw_keys, {e.config_name for e in allowed_envs}, f"{where}: keys")
+    reject_unknown(raw_keys, {e.config_name for e in allowed_envs}, f"{where}: keys")
     rings = {
         env: _parse_ring(raw_keys[env.config_name], f"{where}: keys.{env.config_name}", base_dir, environ)
         for env in allowed_envs
@@ -168,7 +167,7 @@ def _parse_key(
 ) -> KeyVersion:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table such as {{ value = \"...\" }}")
-    _reject_unknown(raw, {"version", *_KEY_SOURCES}, where)
+    reject_unknown(raw, {"version", *_KEY_SOURCES}, where)
     version = raw.get("version", default_version)
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 2**31 - 1:
         need = "required in a key array" if default_version is None else "optional, default 1"
@@ -191,9 +190,7 @@ def _parse_key(
     else:
         key_path = base_dir / ref
         try:
-            key = key_path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"{where}: file: cannot read {key_path}: {e.strerror}") from None
+            key = read_secret_file(key_path, f"{where}: file").decode("utf-8")
         except UnicodeDecodeError:
             raise ConfigError(f"{where}: file: {key_path} is not UTF-8 text") from None
         key = key.removesuffix("\n").removesuffix("\r")

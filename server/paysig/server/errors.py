@@ -18,6 +18,11 @@ class Code(enum.Enum):
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     NOT_FOUND = "NOT_FOUND"
     FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL = "INTERNAL"
 
 
 class Rule(enum.Enum):
@@ -40,14 +45,17 @@ class Violation:
 
 
 class PaysigError(Exception):
-    """A request the service refuses; ``reason`` is the stable ErrorInfo reason."""
+    """A request the service refuses; ``reason`` is the stable ErrorInfo reason,
+    ``retry_after`` (seconds) becomes a google.rpc.RetryInfo."""
 
-    def __init__(self, code: Code, reason: str, message: str, violations: tuple[Violation, ...] = ()):
+    def __init__(self, code: Code, reason: str, message: str, violations: tuple[Violation, ...] = (),
+                 retry_after: float | None = None):
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.violations = violations
+        self.retry_after = retry_after
 
 
 class Violations:

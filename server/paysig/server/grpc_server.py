@@ -10,8 +10,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from paysig.v1 import signer_pb2, signer_pb2_grpc
 
+from .access import AuthMode, is_loopback
+from .audit import AuditLog
 from .config import Config
-from .servicer import ConfigHolder, SignerServicer
+from .pipeline import Pipeline
+from .ratelimit import RateLimiter
+from .servicer import SignerServicer
+from .state import ConfigHolder
 
 SERVICE_NAME = signer_pb2.DESCRIPTOR.services_by_name["SignerService"].full_name
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -27,19 +32,25 @@ SERVER_OPTIONS = [
 ]
 
 
+class UnauthenticatedNetworkError(ValueError):
+    """Auth mode "none" on an address other machines can reach."""
+
+
 class PaysigServer:
     """A grpc.Server with the paysig services, a reloadable config and a
     graceful stop."""
 
     def __init__(self, config: Config, max_workers: int, interceptors: Sequence[grpc.ServerInterceptor] = ()):
         self.holder = ConfigHolder(config)
+        self.audit_log = AuditLog(config.audit)
+        self.pipeline = Pipeline(self.holder, self.audit_log, RateLimiter())
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="paysig-rpc"),
             options=SERVER_OPTIONS,
             interceptors=tuple(interceptors),
         )
-        signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(self.holder), self._server)
+        signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(self.pipeline), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
@@ -47,7 +58,16 @@ class PaysigServer:
         )
 
     def add_port(self, address: str) -> int:
-        port = self._server.add_insecure_port(address)
+        tls = self.holder.current.access.tls
+        if tls is None:
+            port = self._server.add_insecure_port(address)
+        else:
+            credentials = grpc.ssl_server_credentials(
+                [(tls.private_key.reveal(), tls.cert_chain)],
+                root_certificates=tls.client_ca,
+                require_client_auth=self.holder.current.access.mode is AuthMode.MTLS,
+            )
+            port = self._server.add_secure_port(address, credentials)
         if port == 0:
             raise OSError(f"cannot listen on {address}")
         return port
@@ -65,6 +85,7 @@ class PaysigServer:
         ``grace`` seconds to finish; returns when the server has stopped."""
         self.health.enter_graceful_shutdown()
         self._server.stop(grace).wait()
+        self.audit_log.close()
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
         return self._server.wait_for_termination(timeout)
@@ -76,9 +97,19 @@ def create_server(
     *,
     max_workers: int = 32,
     interceptors: Sequence[grpc.ServerInterceptor] = (),
+    allow_unauthenticated_network: bool = False,
 ) -> tuple[PaysigServer, int]:
     """Builds a server listening on ``address`` (port 0 picks a free port);
-    returns it unstarted with the bound port."""
+    returns it unstarted with the bound port.
+
+    With auth mode "none" the address must be a loopback one unless
+    ``allow_unauthenticated_network``: anyone who can connect could sign.
+    """
+    if config.access.mode is AuthMode.NONE and not is_loopback(address) and not allow_unauthenticated_network:
+        raise UnauthenticatedNetworkError(
+            f"refusing to listen on {address} with auth.mode = \"none\": anyone who can connect could sign. "
+            "Configure [auth] mode = \"token\" or \"mtls\", listen on 127.0.0.1, or pass "
+            "--insecure-allow-unauthenticated-network")
     server = PaysigServer(config, max_workers, interceptors)
     port = server.add_port(address)
     return server, port

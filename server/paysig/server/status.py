@@ -23,6 +23,10 @@ def to_grpc_status(error: PaysigError) -> grpc.Status:
         )
         details.append(_pack(bad_request))
     details.append(_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)))
+    if error.retry_after is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromNanoseconds(int(error.retry_after * 1e9))
+        details.append(_pack(retry))
     status = status_pb2.Status(
         code=code_pb2.Code.Value(error.code.value), message=error.message, details=details
     )

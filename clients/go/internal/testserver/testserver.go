@@ -24,8 +24,8 @@ type Server struct {
 }
 
 // Start runs `python -m paysig serve` on 127.0.0.1:0 with the config at
-// configPath (relative to the repository root). The interpreter is
-// $PAYSIG_PYTHON, else the repository's .venv.
+// configPath (absolute, or relative to the repository root). The interpreter
+// is $PAYSIG_PYTHON, else the repository's .venv.
 func Start(configPath string) (*Server, error) {
 	root, err := conformance.RepoRoot()
 	if err != nil {
@@ -38,7 +38,10 @@ func Start(configPath string) (*Server, error) {
 	if _, err := os.Stat(python); err != nil {
 		return nil, fmt.Errorf("no Python interpreter with paysig at %s: run `make test` (or set PAYSIG_PYTHON)", python)
 	}
-	cmd := exec.Command(python, "-m", "paysig", "serve", "--config", filepath.Join(root, configPath),
+	if !filepath.IsAbs(configPath) {
+		configPath = filepath.Join(root, configPath)
+	}
+	cmd := exec.Command(python, "-m", "paysig", "serve", "--config", configPath,
 		"--listen", "127.0.0.1:0", "--grace", "5")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

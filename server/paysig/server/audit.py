@@ -1,0 +1,141 @@
+"""The audit trail: one JSON line per signing or verification attempt,
+allowed or denied, written and flushed before the answer leaves.
+
+    [audit]
+    path = "/var/log/paysig/audit.log"   # "-" (the default) is stdout
+    fail_closed = true                   # the default: no record, no signature
+
+A line holds who (caller, peer), what (rpc, app, env, api/uri/scheme, order
+fields), the result (status code, reason, key version) and a fingerprint of
+the signature: the first 16 hex digits of SHA-256(signature), so a signature
+in hand can be matched to its line. Never a key, a session_key, a body, a
+payload or a whole signature.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from paysig.v1 import signer_pb2 as pb
+
+from .config_errors import ConfigError, reject_unknown
+from .errors import Code, PaysigError
+
+MAX_FIELD_CHARS = 128  # bounds what an invalid request can put in a line
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditSettings:
+    path: str = "-"
+    fail_closed: bool = True
+
+
+def parse_audit(raw: Any, where: str, base_dir: Path) -> AuditSettings:
+    if raw is None:
+        return AuditSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    reject_unknown(raw, {"path", "fail_closed"}, where)
+    path = raw.get("path", "-")
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"{where}: path: a file path, or \"-\" for stdout")
+    fail_closed = raw.get("fail_closed", True)
+    if not isinstance(fail_closed, bool):
+        raise ConfigError(f"{where}: fail_closed: true or false")
+    return AuditSettings(path=path if path == "-" else str(base_dir / path), fail_closed=fail_closed)
+
+
+def fingerprint(signature: str) -> str:
+    return hashlib.sha256(signature.encode("utf-8")).hexdigest()[:16] if signature else ""
+
+
+class AuditLog:
+    """Appends audit lines with one unbuffered write(2) each on an O_APPEND
+    descriptor: a line is either in the file when the call answers, or the
+    write failed and nothing of it lingers in a buffer to appear later.
+    Thread-safe; open errors surface at start-up."""
+
+    def __init__(self, settings: AuditSettings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._fd = 1 if settings.path == "-" else None  # "-": the process's stdout
+        if self._fd is None:
+            try:
+                self._fd = os.open(settings.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as e:
+                raise ConfigError(f"audit.path: cannot open {settings.path}: {e.strerror}") from None
+            self._owned = True
+        else:
+            self._owned = False
+
+    def write(self, entry: dict[str, Any]) -> bool:
+        """Writes one line; False when that failed."""
+        data = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        with self._lock:
+            try:
+                while data:
+                    data = data[os.write(self._fd, data):]
+            except OSError:
+                return False
+        return True
+
+    def close(self) -> None:
+        if self._owned and self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _clip(value: str) -> str:
+    return value if len(value) <= MAX_FIELD_CHARS else value[:MAX_FIELD_CHARS] + "…"
+
+
+def request_fields(rpc: str, request: Any) -> dict[str, Any]:
+    """The auditable fields of a request: never session_key, body, payload or signature."""
+    fields: dict[str, Any] = {"app_id": _clip(request.app_id), "env": pb.Env.Name(request.env)
+                              if request.env in pb.Env.values() else str(request.env)}
+    if rpc == "SignOrder":
+        o = request.order
+        fields.update(api=pb.PaymentApi.Name(request.api) if request.api in pb.PaymentApi.values() else str(request.api),
+                      out_trade_no=_clip(o.out_trade_no), product_id=_clip(o.product_id),
+                      goods_price=o.goods_price, buy_quantity=o.buy_quantity)
+    elif rpc == "SignApiCall":
+        fields["uri"] = _clip(request.uri)
+    elif rpc == "VerifySignature":
+        fields.update(scheme=pb.SignatureScheme.Name(request.scheme)
+                      if request.scheme in pb.SignatureScheme.values() else str(request.scheme),
+                      method=_clip(request.method), signature_fp=fingerprint(request.signature))
+    return fields
+
+
+def response_fields(rpc: str, response: Any) -> dict[str, Any]:
+    if response is None:
+        return {}
+    fields: dict[str, Any] = {"key_version": response.key_version, "key_env": pb.Env.Name(response.env)}
+    if rpc == "VerifySignature":
+        fields["valid"] = response.valid
+    else:
+        fields["signature_fp"] = fingerprint(response.pay_sig)
+    return fields
+
+
+def entry(rpc: str, request: Any, response: Any, error: PaysigError | None, caller: str, peer: str) -> dict[str, Any]:
+    record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+              "caller": caller, "peer": peer, "rpc": rpc}
+    record.update(request_fields(rpc, request))
+    record["code"] = error.code.value if error else "OK"
+    if error:
+        record["reason"] = error.reason
+    record.update(response_fields(rpc, response))
+    return record
+
+
+def audit_unavailable() -> PaysigError:
+    return PaysigError(Code.UNAVAILABLE, "AUDIT_UNAVAILABLE",
+                       "the audit log cannot be written, so nothing was signed or verified; retry later")

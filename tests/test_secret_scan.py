@@ -1,0 +1,78 @@
+"""No key, token, session_key or whole signature ever reaches the server's
+output or its audit file, whatever the suite sends it."""
+
+import hashlib
+import json
+import tomllib
+
+from paysig.client import Client, PaysigError
+from paysig.v1 import signer_pb2 as pb
+from conformance.runner import CASES, HELPERS, request_of
+from support import CONFORMANCE_CONFIG, ServerProcess
+
+TOKEN = "scan-Token-7f3a9c1e5b2d4680"
+WRONG_TOKENS = ["scan-Wrong-Token-0001", "Bearer-ish junk-0002"]
+
+
+def secrets_in(config_text: str) -> set[str]:
+    found = set()
+    for app in tomllib.loads(config_text)["apps"]:
+        for ring in app["keys"].values():
+            for key in ring if isinstance(ring, list) else [ring]:
+                found.add(key["value"])
+    return found
+
+
+def test_server_output_and_audit_hold_no_secret(tmp_path):
+    config_text = CONFORMANCE_CONFIG.read_text()
+    apps = [a["app_id"] for a in tomllib.loads(config_text)["apps"]]
+    audit = tmp_path / "audit.log"
+    config = tmp_path / "paysig.toml"
+    config.write_text(config_text + f"""
+[auth]
+mode = "token"
+[audit]
+path = "{audit}"
+[[callers]]
+name = "scanner"
+token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"
+apps = {json.dumps(apps)}
+""")
+    server = ServerProcess(config)
+    try:
+        returned = _drive(server.address)
+    finally:
+        assert server.stop() == 0
+
+    secrets = secrets_in(config_text) | {TOKEN, *WRONG_TOKENS} | returned
+    secrets |= {c["request"]["session_key"] for c in CASES if c["request"].get("session_key")}
+    secrets |= {c["request"]["signature"] for c in CASES if c["request"].get("signature")}
+    secrets = {s for s in secrets if len(s) >= 5}  # shorter values are not secrets of any real kind
+    assert len(secrets) > 30
+    audit_text = audit.read_text()
+    assert audit_text.count("\n") >= len(CASES) + len(WRONG_TOKENS)
+    for name, text in (("stdout", "".join(server.stdout)), ("stderr", "".join(server.stderr)), ("audit", audit_text)):
+        leaks = sorted(s for s in secrets if s in text)
+        assert leaks == [], f"{name} holds secrets"
+
+
+def _drive(address: str) -> set[str]:
+    """Sends every conformance case with the right token and a few with wrong
+    ones; returns the signatures the server answered with."""
+    returned = set()
+    with Client(address, token=TOKEN, allow_token_without_tls=True, connections=1) as client:
+        for case in CASES:
+            try:
+                response = getattr(client, HELPERS[case["rpc"]])(request_of(case))
+            except PaysigError:
+                continue
+            for field in ("pay_sig", "signature"):
+                if getattr(response, field, ""):
+                    returned.add(getattr(response, field))
+    for wrong in WRONG_TOKENS:
+        with Client(address, token=wrong, allow_token_without_tls=True, connections=1) as client:
+            try:
+                client.sign_order(pb.SignOrderRequest(app_id="mg", session_key="scan-Session-Key-0003"))
+            except PaysigError as e:
+                assert e.code.name == "UNAUTHENTICATED"
+    return returned
