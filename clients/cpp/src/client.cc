@@ -51,6 +51,8 @@ Status Client::Create(const std::string& target, const ClientOptions& options, s
       args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
       // Without this, channels to one target share one connection.
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      // The answer to a full batch (1,000 orders) can reach 7 MiB.
+      args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
       client->stubs_.push_back(v1::SignerService::NewStub(grpc::CreateCustomChannel(target, credentials, args)));
     }
     *out = std::move(client);
@@ -85,6 +87,16 @@ Status Client::SignApiCall(const v1::SignApiCallRequest& request, v1::SignApiCal
 Status Client::VerifySignature(const v1::VerifySignatureRequest& request,
                                v1::VerifySignatureResponse* response) const {
   return Invoke(&v1::SignerService::Stub::VerifySignature, request, response);
+}
+
+Status Client::BatchSignOrders(const v1::BatchSignOrdersRequest& request,
+                               v1::BatchSignOrdersResponse* response) const {
+  return Invoke(&v1::SignerService::Stub::BatchSignOrders, request, response);
+}
+
+Status Client::BatchSignApiCalls(const v1::BatchSignApiCallsRequest& request,
+                                 v1::BatchSignApiCallsResponse* response) const {
+  return Invoke(&v1::SignerService::Stub::BatchSignApiCalls, request, response);
 }
 
 Status Client::VerifyEvent(const std::string& app_id, const std::string& raw_notification,

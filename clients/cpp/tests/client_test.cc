@@ -226,6 +226,23 @@ TEST(Concurrency, ManyThreadsSignAndEveryAnswerVerifies) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
 }
 
+TEST(Batch, EachItemHasItsOwnResult) {
+  auto client = Connect();
+  v1::BatchSignOrdersRequest request;
+  *request.add_requests() = Order("cpp-batch-1");
+  *request.add_requests() = Order("_bad");
+  v1::BatchSignOrdersResponse response;
+  Status st = client->BatchSignOrders(request, &response);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_EQ(response.results_size(), 2);
+  const auto& signed_order = response.results(0).response();
+  EXPECT_EQ(signed_order.pay_sig(),
+            OpensslHmac(kMgProductionKey, "requestMidasPaymentGameItem&" + signed_order.sign_data()));
+  ASSERT_TRUE(response.results(1).has_error());
+  EXPECT_EQ(response.results(1).error().code(), "INVALID_ARGUMENT");
+  EXPECT_EQ(response.results(1).error().violations(0).field(), "order.out_trade_no");
+}
+
 TEST(Options, AreChecked) {
   std::unique_ptr<Client> client;
   ClientOptions zero;

@@ -34,6 +34,9 @@ const serviceConfig = `{
   }]
 }`
 
+// maxResponseBytes fits the answer to a full batch (1,000 orders, at most ~7 MiB).
+const maxResponseBytes = 16 << 20
+
 // keepaliveParams match the server's policy: it accepts pings every 10 s or
 // more, with or without calls in flight.
 var keepaliveParams = keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}
@@ -63,6 +66,7 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	dial := []grpc.DialOption{
 		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpc.WithKeepaliveParams(keepaliveParams),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes)),
 	}
 	if o.TLS != nil {
 		dial = append(dial, grpc.WithTransportCredentials(credentials.NewTLS(o.TLS)))
@@ -129,6 +133,20 @@ func (c *Client) SignApiCall(ctx context.Context, req *paysigv1.SignApiCallReque
 // false, not an error. Errors are *Error.
 func (c *Client) VerifySignature(ctx context.Context, req *paysigv1.VerifySignatureRequest) (*paysigv1.VerifySignatureResponse, error) {
 	return call(ctx, c, req, paysigv1.SignerServiceClient.VerifySignature)
+}
+
+// BatchSignOrders signs up to 1,000 orders; results[i] answers reqs[i] and
+// holds either a response or an item error. Errors are *Error and concern the
+// batch as a whole.
+func (c *Client) BatchSignOrders(ctx context.Context, reqs []*paysigv1.SignOrderRequest) ([]*paysigv1.SignOrderResult, error) {
+	resp, err := call(ctx, c, &paysigv1.BatchSignOrdersRequest{Requests: reqs}, paysigv1.SignerServiceClient.BatchSignOrders)
+	return resp.GetResults(), err
+}
+
+// BatchSignApiCalls signs up to 1,000 server API calls, like BatchSignOrders.
+func (c *Client) BatchSignApiCalls(ctx context.Context, reqs []*paysigv1.SignApiCallRequest) ([]*paysigv1.SignApiCallResult, error) {
+	resp, err := call(ctx, c, &paysigv1.BatchSignApiCallsRequest{Requests: reqs}, paysigv1.SignerServiceClient.BatchSignApiCalls)
+	return resp.GetResults(), err
 }
 
 type bearer struct {

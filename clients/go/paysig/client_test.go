@@ -140,3 +140,24 @@ func TestDialRejectsBadOptions(t *testing.T) {
 	}
 	_ = c.Close()
 }
+
+func TestBatchSignOrdersAnswersEachItem(t *testing.T) {
+	client := dial(t)
+	bad := order("_bad")
+	results, err := client.BatchSignOrders(context.Background(), []*paysigv1.SignOrderRequest{order("batch-go-1"), bad})
+	if err != nil || len(results) != 2 {
+		t.Fatalf("%v %v", results, err)
+	}
+	mac := hmac.New(sha256.New, []byte(mgProductionKey))
+	mac.Write([]byte("requestMidasPaymentGameItem&" + results[0].GetResponse().GetSignData()))
+	if got, want := results[0].GetResponse().GetPaySig(), hex.EncodeToString(mac.Sum(nil)); got != want {
+		t.Errorf("pay_sig %s, want %s", got, want)
+	}
+	if e := results[1].GetError(); e.GetCode() != "INVALID_ARGUMENT" || e.GetViolations()[0].GetField() != "order.out_trade_no" {
+		t.Errorf("item error %v", e)
+	}
+	_, err = client.BatchSignOrders(context.Background(), nil)
+	if perr, ok := paysig.AsError(err); !ok || perr.Code != codes.InvalidArgument {
+		t.Errorf("empty batch: %v", err)
+	}
+}

@@ -115,11 +115,15 @@ class AccessPolicy:
         raise _unauthenticated("UNKNOWN_CLIENT_CERTIFICATE", "the client certificate names no configured caller")
 
     @staticmethod
-    def authorize(caller: Caller, rpc: str, app_id: str) -> None:
-        """PaysigError(PERMISSION_DENIED) unless caller may call rpc for app_id."""
+    def authorize_rpc(caller: Caller, rpc: str) -> None:
+        """PaysigError(PERMISSION_DENIED) unless caller may call rpc."""
         if rpc not in caller.rpcs:
             raise PaysigError(Code.PERMISSION_DENIED, "RPC_NOT_ALLOWED",
                               f"caller {caller.name!r} may not call {rpc}")
+
+    @staticmethod
+    def authorize_app(caller: Caller, app_id: str) -> None:
+        """PaysigError(PERMISSION_DENIED) unless caller may use app_id."""
         if caller.apps is not None and app_id not in caller.apps:
             raise PaysigError(Code.PERMISSION_DENIED, "APP_NOT_ALLOWED",
                               f"app_id: caller {caller.name!r} may not use this app")

@@ -75,9 +75,9 @@ class AuditLog:
         else:
             self._owned = False
 
-    def write(self, entry: dict[str, Any]) -> bool:
-        """Writes one line; False when that failed."""
-        data = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    def write(self, entries: list[dict[str, Any]]) -> bool:
+        """Writes the lines (one write(2) in the common case); False when that failed."""
+        data = "".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in entries).encode()
         with self._lock:
             try:
                 while data:
@@ -125,14 +125,20 @@ def response_fields(rpc: str, response: Any) -> dict[str, Any]:
     return fields
 
 
-def entry(rpc: str, request: Any, response: Any, error: PaysigError | None, caller: str, peer: str) -> dict[str, Any]:
-    record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
-              "caller": caller, "peer": peer, "rpc": rpc}
-    record.update(request_fields(rpc, request))
+def entry(rpc: str, item_rpc: str, request: Any, response: Any, error: PaysigError | None, caller: Any,
+          peer: str) -> dict[str, Any]:
+    """The audit line of one request (``item_rpc`` names its kind; for a batch
+    item ``rpc`` is the batch RPC). ``request`` is None for a batch refused as
+    a whole."""
+    now = time.time()
+    record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
+              "caller": caller.name if caller else "", "peer": peer, "rpc": rpc}
+    if request is not None:
+        record.update(request_fields(item_rpc, request))
     record["code"] = error.code.value if error else "OK"
     if error:
         record["reason"] = error.reason
-    record.update(response_fields(rpc, response))
+    record.update(response_fields(item_rpc, response))
     return record
 
 

@@ -17,8 +17,8 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[RateLimit, float, float]] = {}  # name -> (limit, tokens, at)
 
-    def take(self, caller: Caller) -> None:
-        """Spends one token of the caller's bucket, or raises RESOURCE_EXHAUSTED."""
+    def take(self, caller: Caller, cost: int = 1) -> None:
+        """Spends ``cost`` tokens of the caller's bucket, or raises RESOURCE_EXHAUSTED."""
         limit = caller.rate
         if limit is None:
             return
@@ -28,9 +28,12 @@ class RateLimiter:
             if old_limit != limit:
                 tokens = min(tokens, limit.burst)
             tokens = min(limit.burst, tokens + (now - at) * limit.per_second)
-            if tokens < 1:
+            if cost > limit.burst:
+                raise PaysigError(Code.RESOURCE_EXHAUSTED, "RATE_LIMITED",
+                                  f"{cost} items exceed caller {caller.name!r}'s burst of {limit.burst:g}")
+            if tokens < cost:
                 self._buckets[caller.name] = (limit, tokens, now)
                 raise PaysigError(Code.RESOURCE_EXHAUSTED, "RATE_LIMITED",
                                   f"caller {caller.name!r} is over its rate limit of {limit.per_second:g}/s",
-                                  retry_after=(1 - tokens) / limit.per_second)
-            self._buckets[caller.name] = (limit, tokens - 1, now)
+                                  retry_after=(cost - tokens) / limit.per_second)
+            self._buckets[caller.name] = (limit, tokens - cost, now)

@@ -92,6 +92,10 @@ class Client {
   Status SignApiCall(const v1::SignApiCallRequest& request, v1::SignApiCallResponse* response) const;
   // A mismatch is OK with response->valid() == false.
   Status VerifySignature(const v1::VerifySignatureRequest& request, v1::VerifySignatureResponse* response) const;
+  // Up to 1,000 items; response->results(i) answers request.requests(i) with
+  // a response or an item error. A non-OK Status concerns the whole batch.
+  Status BatchSignOrders(const v1::BatchSignOrdersRequest& request, v1::BatchSignOrdersResponse* response) const;
+  Status BatchSignApiCalls(const v1::BatchSignApiCallsRequest& request, v1::BatchSignApiCallsResponse* response) const;
   // Checks the PayEventSig of a raw mini-game payment push for app_id.
   Status VerifyEvent(const std::string& app_id, const std::string& raw_notification,
                      v1::VerifySignatureResponse* response) const;

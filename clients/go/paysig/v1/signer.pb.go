@@ -1008,6 +1008,506 @@ func (x *VerifySignatureResponse) GetEnv() Env {
 	return Env_ENV_UNSPECIFIED
 }
 
+// ItemError is the failure of one item of a batch, with the same content as
+// the status of the unary call would have had.
+type ItemError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gRPC status code name, e.g. "INVALID_ARGUMENT", "NOT_FOUND",
+	// "FAILED_PRECONDITION", "PERMISSION_DENIED".
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The status message.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// The stable ErrorInfo reason, e.g. "INVALID_REQUEST".
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Every broken field rule (for INVALID_ARGUMENT); field paths are relative
+	// to the item, e.g. "order.out_trade_no".
+	Violations    []*ItemFieldViolation `protobuf:"bytes,4,rep,name=violations,proto3" json:"violations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemError) Reset() {
+	*x = ItemError{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemError) ProtoMessage() {}
+
+func (x *ItemError) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemError.ProtoReflect.Descriptor instead.
+func (*ItemError) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ItemError) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ItemError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ItemError) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ItemError) GetViolations() []*ItemFieldViolation {
+	if x != nil {
+		return x.Violations
+	}
+	return nil
+}
+
+// ItemFieldViolation is one broken rule of a batch item (the content of a
+// google.rpc.BadRequest.FieldViolation).
+type ItemFieldViolation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field path within the item, e.g. "order.out_trade_no".
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// The rule: REQUIRED, NOT_ALLOWED, FORMAT, OUT_OF_RANGE, TOO_LONG,
+	// MISMATCH or UNSUPPORTED.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What the field must be.
+	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemFieldViolation) Reset() {
+	*x = ItemFieldViolation{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemFieldViolation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemFieldViolation) ProtoMessage() {}
+
+func (x *ItemFieldViolation) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemFieldViolation.ProtoReflect.Descriptor instead.
+func (*ItemFieldViolation) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ItemFieldViolation) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *ItemFieldViolation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ItemFieldViolation) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// BatchSignOrdersRequest holds the orders to sign.
+type BatchSignOrdersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. 1 to 1,000 requests, each exactly as for SignOrder.
+	Requests      []*SignOrderRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchSignOrdersRequest) Reset() {
+	*x = BatchSignOrdersRequest{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchSignOrdersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchSignOrdersRequest) ProtoMessage() {}
+
+func (x *BatchSignOrdersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchSignOrdersRequest.ProtoReflect.Descriptor instead.
+func (*BatchSignOrdersRequest) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *BatchSignOrdersRequest) GetRequests() []*SignOrderRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// BatchSignOrdersResponse holds one result per request, in request order.
+type BatchSignOrdersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results[i] answers requests[i].
+	Results       []*SignOrderResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchSignOrdersResponse) Reset() {
+	*x = BatchSignOrdersResponse{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchSignOrdersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchSignOrdersResponse) ProtoMessage() {}
+
+func (x *BatchSignOrdersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchSignOrdersResponse.ProtoReflect.Descriptor instead.
+func (*BatchSignOrdersResponse) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BatchSignOrdersResponse) GetResults() []*SignOrderResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// SignOrderResult is the outcome of one order of a batch.
+type SignOrderResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one is set.
+	//
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*SignOrderResult_Response
+	//	*SignOrderResult_Error
+	Outcome       isSignOrderResult_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignOrderResult) Reset() {
+	*x = SignOrderResult{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignOrderResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignOrderResult) ProtoMessage() {}
+
+func (x *SignOrderResult) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignOrderResult.ProtoReflect.Descriptor instead.
+func (*SignOrderResult) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SignOrderResult) GetOutcome() isSignOrderResult_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *SignOrderResult) GetResponse() *SignOrderResponse {
+	if x != nil {
+		if x, ok := x.Outcome.(*SignOrderResult_Response); ok {
+			return x.Response
+		}
+	}
+	return nil
+}
+
+func (x *SignOrderResult) GetError() *ItemError {
+	if x != nil {
+		if x, ok := x.Outcome.(*SignOrderResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isSignOrderResult_Outcome interface {
+	isSignOrderResult_Outcome()
+}
+
+type SignOrderResult_Response struct {
+	// The signed order, as SignOrder would return it.
+	Response *SignOrderResponse `protobuf:"bytes,1,opt,name=response,proto3,oneof"`
+}
+
+type SignOrderResult_Error struct {
+	// Why the order was not signed.
+	Error *ItemError `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*SignOrderResult_Response) isSignOrderResult_Outcome() {}
+
+func (*SignOrderResult_Error) isSignOrderResult_Outcome() {}
+
+// BatchSignApiCallsRequest holds the API calls to sign.
+type BatchSignApiCallsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. 1 to 1,000 requests, each exactly as for SignApiCall.
+	Requests      []*SignApiCallRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchSignApiCallsRequest) Reset() {
+	*x = BatchSignApiCallsRequest{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchSignApiCallsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchSignApiCallsRequest) ProtoMessage() {}
+
+func (x *BatchSignApiCallsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchSignApiCallsRequest.ProtoReflect.Descriptor instead.
+func (*BatchSignApiCallsRequest) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BatchSignApiCallsRequest) GetRequests() []*SignApiCallRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// BatchSignApiCallsResponse holds one result per request, in request order.
+type BatchSignApiCallsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results[i] answers requests[i].
+	Results       []*SignApiCallResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchSignApiCallsResponse) Reset() {
+	*x = BatchSignApiCallsResponse{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchSignApiCallsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchSignApiCallsResponse) ProtoMessage() {}
+
+func (x *BatchSignApiCallsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchSignApiCallsResponse.ProtoReflect.Descriptor instead.
+func (*BatchSignApiCallsResponse) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BatchSignApiCallsResponse) GetResults() []*SignApiCallResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// SignApiCallResult is the outcome of one API call of a batch.
+type SignApiCallResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one is set.
+	//
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*SignApiCallResult_Response
+	//	*SignApiCallResult_Error
+	Outcome       isSignApiCallResult_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignApiCallResult) Reset() {
+	*x = SignApiCallResult{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignApiCallResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignApiCallResult) ProtoMessage() {}
+
+func (x *SignApiCallResult) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignApiCallResult.ProtoReflect.Descriptor instead.
+func (*SignApiCallResult) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SignApiCallResult) GetOutcome() isSignApiCallResult_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *SignApiCallResult) GetResponse() *SignApiCallResponse {
+	if x != nil {
+		if x, ok := x.Outcome.(*SignApiCallResult_Response); ok {
+			return x.Response
+		}
+	}
+	return nil
+}
+
+func (x *SignApiCallResult) GetError() *ItemError {
+	if x != nil {
+		if x, ok := x.Outcome.(*SignApiCallResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isSignApiCallResult_Outcome interface {
+	isSignApiCallResult_Outcome()
+}
+
+type SignApiCallResult_Response struct {
+	// The signatures, as SignApiCall would return them.
+	Response *SignApiCallResponse `protobuf:"bytes,1,opt,name=response,proto3,oneof"`
+}
+
+type SignApiCallResult_Error struct {
+	// Why the call was not signed.
+	Error *ItemError `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*SignApiCallResult_Response) isSignApiCallResult_Outcome() {}
+
+func (*SignApiCallResult_Error) isSignApiCallResult_Outcome() {}
+
 var File_paysig_v1_signer_proto protoreflect.FileDescriptor
 
 const file_paysig_v1_signer_proto_rawDesc = "" +
@@ -1072,7 +1572,34 @@ const file_paysig_v1_signer_proto_rawDesc = "" +
 	"\x06result\x18\x02 \x01(\x0e2\x17.paysig.v1.VerifyResultR\x06result\x12\x1f\n" +
 	"\vkey_version\x18\x03 \x01(\rR\n" +
 	"keyVersion\x12 \n" +
-	"\x03env\x18\x04 \x01(\x0e2\x0e.paysig.v1.EnvR\x03env*?\n" +
+	"\x03env\x18\x04 \x01(\x0e2\x0e.paysig.v1.EnvR\x03env\"\x90\x01\n" +
+	"\tItemError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12=\n" +
+	"\n" +
+	"violations\x18\x04 \x03(\v2\x1d.paysig.v1.ItemFieldViolationR\n" +
+	"violations\"d\n" +
+	"\x12ItemFieldViolation\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"Q\n" +
+	"\x16BatchSignOrdersRequest\x127\n" +
+	"\brequests\x18\x01 \x03(\v2\x1b.paysig.v1.SignOrderRequestR\brequests\"O\n" +
+	"\x17BatchSignOrdersResponse\x124\n" +
+	"\aresults\x18\x01 \x03(\v2\x1a.paysig.v1.SignOrderResultR\aresults\"\x86\x01\n" +
+	"\x0fSignOrderResult\x12:\n" +
+	"\bresponse\x18\x01 \x01(\v2\x1c.paysig.v1.SignOrderResponseH\x00R\bresponse\x12,\n" +
+	"\x05error\x18\x02 \x01(\v2\x14.paysig.v1.ItemErrorH\x00R\x05errorB\t\n" +
+	"\aoutcome\"U\n" +
+	"\x18BatchSignApiCallsRequest\x129\n" +
+	"\brequests\x18\x01 \x03(\v2\x1d.paysig.v1.SignApiCallRequestR\brequests\"S\n" +
+	"\x19BatchSignApiCallsResponse\x126\n" +
+	"\aresults\x18\x01 \x03(\v2\x1c.paysig.v1.SignApiCallResultR\aresults\"\x8a\x01\n" +
+	"\x11SignApiCallResult\x12<\n" +
+	"\bresponse\x18\x01 \x01(\v2\x1e.paysig.v1.SignApiCallResponseH\x00R\bresponse\x12,\n" +
+	"\x05error\x18\x02 \x01(\v2\x14.paysig.v1.ItemErrorH\x00R\x05errorB\t\n" +
+	"\aoutcome*?\n" +
 	"\x03Env\x12\x13\n" +
 	"\x0fENV_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENV_PRODUCTION\x10\x01\x12\x0f\n" +
@@ -1094,11 +1621,13 @@ const file_paysig_v1_signer_proto_rawDesc = "" +
 	"\fVerifyResult\x12\x1d\n" +
 	"\x19VERIFY_RESULT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13VERIFY_RESULT_VALID\x10\x01\x12\x19\n" +
-	"\x15VERIFY_RESULT_INVALID\x10\x022\xff\x01\n" +
+	"\x15VERIFY_RESULT_INVALID\x10\x022\xb9\x03\n" +
 	"\rSignerService\x12F\n" +
 	"\tSignOrder\x12\x1b.paysig.v1.SignOrderRequest\x1a\x1c.paysig.v1.SignOrderResponse\x12L\n" +
 	"\vSignApiCall\x12\x1d.paysig.v1.SignApiCallRequest\x1a\x1e.paysig.v1.SignApiCallResponse\x12X\n" +
-	"\x0fVerifySignature\x12!.paysig.v1.VerifySignatureRequest\x1a\".paysig.v1.VerifySignatureResponseB8Z6github.com/paysig/paysig/clients/go/paysig/v1;paysigv1b\x06proto3"
+	"\x0fVerifySignature\x12!.paysig.v1.VerifySignatureRequest\x1a\".paysig.v1.VerifySignatureResponse\x12X\n" +
+	"\x0fBatchSignOrders\x12!.paysig.v1.BatchSignOrdersRequest\x1a\".paysig.v1.BatchSignOrdersResponse\x12^\n" +
+	"\x11BatchSignApiCalls\x12#.paysig.v1.BatchSignApiCallsRequest\x1a$.paysig.v1.BatchSignApiCallsResponseB8Z6github.com/paysig/paysig/clients/go/paysig/v1;paysigv1b\x06proto3"
 
 var (
 	file_paysig_v1_signer_proto_rawDescOnce sync.Once
@@ -1113,20 +1642,28 @@ func file_paysig_v1_signer_proto_rawDescGZIP() []byte {
 }
 
 var file_paysig_v1_signer_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_paysig_v1_signer_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_paysig_v1_signer_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_paysig_v1_signer_proto_goTypes = []any{
-	(Env)(0),                        // 0: paysig.v1.Env
-	(PaymentApi)(0),                 // 1: paysig.v1.PaymentApi
-	(VirtualPaymentMode)(0),         // 2: paysig.v1.VirtualPaymentMode
-	(SignatureScheme)(0),            // 3: paysig.v1.SignatureScheme
-	(VerifyResult)(0),               // 4: paysig.v1.VerifyResult
-	(*Order)(nil),                   // 5: paysig.v1.Order
-	(*SignOrderRequest)(nil),        // 6: paysig.v1.SignOrderRequest
-	(*SignOrderResponse)(nil),       // 7: paysig.v1.SignOrderResponse
-	(*SignApiCallRequest)(nil),      // 8: paysig.v1.SignApiCallRequest
-	(*SignApiCallResponse)(nil),     // 9: paysig.v1.SignApiCallResponse
-	(*VerifySignatureRequest)(nil),  // 10: paysig.v1.VerifySignatureRequest
-	(*VerifySignatureResponse)(nil), // 11: paysig.v1.VerifySignatureResponse
+	(Env)(0),                          // 0: paysig.v1.Env
+	(PaymentApi)(0),                   // 1: paysig.v1.PaymentApi
+	(VirtualPaymentMode)(0),           // 2: paysig.v1.VirtualPaymentMode
+	(SignatureScheme)(0),              // 3: paysig.v1.SignatureScheme
+	(VerifyResult)(0),                 // 4: paysig.v1.VerifyResult
+	(*Order)(nil),                     // 5: paysig.v1.Order
+	(*SignOrderRequest)(nil),          // 6: paysig.v1.SignOrderRequest
+	(*SignOrderResponse)(nil),         // 7: paysig.v1.SignOrderResponse
+	(*SignApiCallRequest)(nil),        // 8: paysig.v1.SignApiCallRequest
+	(*SignApiCallResponse)(nil),       // 9: paysig.v1.SignApiCallResponse
+	(*VerifySignatureRequest)(nil),    // 10: paysig.v1.VerifySignatureRequest
+	(*VerifySignatureResponse)(nil),   // 11: paysig.v1.VerifySignatureResponse
+	(*ItemError)(nil),                 // 12: paysig.v1.ItemError
+	(*ItemFieldViolation)(nil),        // 13: paysig.v1.ItemFieldViolation
+	(*BatchSignOrdersRequest)(nil),    // 14: paysig.v1.BatchSignOrdersRequest
+	(*BatchSignOrdersResponse)(nil),   // 15: paysig.v1.BatchSignOrdersResponse
+	(*SignOrderResult)(nil),           // 16: paysig.v1.SignOrderResult
+	(*BatchSignApiCallsRequest)(nil),  // 17: paysig.v1.BatchSignApiCallsRequest
+	(*BatchSignApiCallsResponse)(nil), // 18: paysig.v1.BatchSignApiCallsResponse
+	(*SignApiCallResult)(nil),         // 19: paysig.v1.SignApiCallResult
 }
 var file_paysig_v1_signer_proto_depIdxs = []int32{
 	0,  // 0: paysig.v1.SignOrderRequest.env:type_name -> paysig.v1.Env
@@ -1140,17 +1677,30 @@ var file_paysig_v1_signer_proto_depIdxs = []int32{
 	3,  // 8: paysig.v1.VerifySignatureRequest.scheme:type_name -> paysig.v1.SignatureScheme
 	4,  // 9: paysig.v1.VerifySignatureResponse.result:type_name -> paysig.v1.VerifyResult
 	0,  // 10: paysig.v1.VerifySignatureResponse.env:type_name -> paysig.v1.Env
-	6,  // 11: paysig.v1.SignerService.SignOrder:input_type -> paysig.v1.SignOrderRequest
-	8,  // 12: paysig.v1.SignerService.SignApiCall:input_type -> paysig.v1.SignApiCallRequest
-	10, // 13: paysig.v1.SignerService.VerifySignature:input_type -> paysig.v1.VerifySignatureRequest
-	7,  // 14: paysig.v1.SignerService.SignOrder:output_type -> paysig.v1.SignOrderResponse
-	9,  // 15: paysig.v1.SignerService.SignApiCall:output_type -> paysig.v1.SignApiCallResponse
-	11, // 16: paysig.v1.SignerService.VerifySignature:output_type -> paysig.v1.VerifySignatureResponse
-	14, // [14:17] is the sub-list for method output_type
-	11, // [11:14] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	13, // 11: paysig.v1.ItemError.violations:type_name -> paysig.v1.ItemFieldViolation
+	6,  // 12: paysig.v1.BatchSignOrdersRequest.requests:type_name -> paysig.v1.SignOrderRequest
+	16, // 13: paysig.v1.BatchSignOrdersResponse.results:type_name -> paysig.v1.SignOrderResult
+	7,  // 14: paysig.v1.SignOrderResult.response:type_name -> paysig.v1.SignOrderResponse
+	12, // 15: paysig.v1.SignOrderResult.error:type_name -> paysig.v1.ItemError
+	8,  // 16: paysig.v1.BatchSignApiCallsRequest.requests:type_name -> paysig.v1.SignApiCallRequest
+	19, // 17: paysig.v1.BatchSignApiCallsResponse.results:type_name -> paysig.v1.SignApiCallResult
+	9,  // 18: paysig.v1.SignApiCallResult.response:type_name -> paysig.v1.SignApiCallResponse
+	12, // 19: paysig.v1.SignApiCallResult.error:type_name -> paysig.v1.ItemError
+	6,  // 20: paysig.v1.SignerService.SignOrder:input_type -> paysig.v1.SignOrderRequest
+	8,  // 21: paysig.v1.SignerService.SignApiCall:input_type -> paysig.v1.SignApiCallRequest
+	10, // 22: paysig.v1.SignerService.VerifySignature:input_type -> paysig.v1.VerifySignatureRequest
+	14, // 23: paysig.v1.SignerService.BatchSignOrders:input_type -> paysig.v1.BatchSignOrdersRequest
+	17, // 24: paysig.v1.SignerService.BatchSignApiCalls:input_type -> paysig.v1.BatchSignApiCallsRequest
+	7,  // 25: paysig.v1.SignerService.SignOrder:output_type -> paysig.v1.SignOrderResponse
+	9,  // 26: paysig.v1.SignerService.SignApiCall:output_type -> paysig.v1.SignApiCallResponse
+	11, // 27: paysig.v1.SignerService.VerifySignature:output_type -> paysig.v1.VerifySignatureResponse
+	15, // 28: paysig.v1.SignerService.BatchSignOrders:output_type -> paysig.v1.BatchSignOrdersResponse
+	18, // 29: paysig.v1.SignerService.BatchSignApiCalls:output_type -> paysig.v1.BatchSignApiCallsResponse
+	25, // [25:30] is the sub-list for method output_type
+	20, // [20:25] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_paysig_v1_signer_proto_init() }
@@ -1159,13 +1709,21 @@ func file_paysig_v1_signer_proto_init() {
 		return
 	}
 	file_paysig_v1_signer_proto_msgTypes[0].OneofWrappers = []any{}
+	file_paysig_v1_signer_proto_msgTypes[11].OneofWrappers = []any{
+		(*SignOrderResult_Response)(nil),
+		(*SignOrderResult_Error)(nil),
+	}
+	file_paysig_v1_signer_proto_msgTypes[14].OneofWrappers = []any{
+		(*SignApiCallResult_Response)(nil),
+		(*SignApiCallResult_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysig_v1_signer_proto_rawDesc), len(file_paysig_v1_signer_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   7,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

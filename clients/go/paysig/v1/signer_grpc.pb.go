@@ -34,9 +34,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SignerService_SignOrder_FullMethodName       = "/paysig.v1.SignerService/SignOrder"
-	SignerService_SignApiCall_FullMethodName     = "/paysig.v1.SignerService/SignApiCall"
-	SignerService_VerifySignature_FullMethodName = "/paysig.v1.SignerService/VerifySignature"
+	SignerService_SignOrder_FullMethodName         = "/paysig.v1.SignerService/SignOrder"
+	SignerService_SignApiCall_FullMethodName       = "/paysig.v1.SignerService/SignApiCall"
+	SignerService_VerifySignature_FullMethodName   = "/paysig.v1.SignerService/VerifySignature"
+	SignerService_BatchSignOrders_FullMethodName   = "/paysig.v1.SignerService/BatchSignOrders"
+	SignerService_BatchSignApiCalls_FullMethodName = "/paysig.v1.SignerService/BatchSignApiCalls"
 )
 
 // SignerServiceClient is the client API for SignerService service.
@@ -65,6 +67,14 @@ type SignerServiceClient interface {
 	// Checks a signature. A mismatch is a normal response (valid = false);
 	// malformed input is an error.
 	VerifySignature(ctx context.Context, in *VerifySignatureRequest, opts ...grpc.CallOption) (*VerifySignatureResponse, error)
+	// Signs up to 1,000 orders in one call. Each item is validated, authorized
+	// and audited exactly like SignOrder and gets its own result, in request
+	// order: a bad order does not fail its neighbours. The call itself fails
+	// only for the batch as a whole (no items, too many, credentials, rate
+	// limit, audit log unavailable).
+	BatchSignOrders(ctx context.Context, in *BatchSignOrdersRequest, opts ...grpc.CallOption) (*BatchSignOrdersResponse, error)
+	// Signs up to 1,000 server API calls in one call, like BatchSignOrders.
+	BatchSignApiCalls(ctx context.Context, in *BatchSignApiCallsRequest, opts ...grpc.CallOption) (*BatchSignApiCallsResponse, error)
 }
 
 type signerServiceClient struct {
@@ -105,6 +115,26 @@ func (c *signerServiceClient) VerifySignature(ctx context.Context, in *VerifySig
 	return out, nil
 }
 
+func (c *signerServiceClient) BatchSignOrders(ctx context.Context, in *BatchSignOrdersRequest, opts ...grpc.CallOption) (*BatchSignOrdersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchSignOrdersResponse)
+	err := c.cc.Invoke(ctx, SignerService_BatchSignOrders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *signerServiceClient) BatchSignApiCalls(ctx context.Context, in *BatchSignApiCallsRequest, opts ...grpc.CallOption) (*BatchSignApiCallsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchSignApiCallsResponse)
+	err := c.cc.Invoke(ctx, SignerService_BatchSignApiCalls_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SignerServiceServer is the server API for SignerService service.
 // All implementations must embed UnimplementedSignerServiceServer
 // for forward compatibility.
@@ -131,6 +161,14 @@ type SignerServiceServer interface {
 	// Checks a signature. A mismatch is a normal response (valid = false);
 	// malformed input is an error.
 	VerifySignature(context.Context, *VerifySignatureRequest) (*VerifySignatureResponse, error)
+	// Signs up to 1,000 orders in one call. Each item is validated, authorized
+	// and audited exactly like SignOrder and gets its own result, in request
+	// order: a bad order does not fail its neighbours. The call itself fails
+	// only for the batch as a whole (no items, too many, credentials, rate
+	// limit, audit log unavailable).
+	BatchSignOrders(context.Context, *BatchSignOrdersRequest) (*BatchSignOrdersResponse, error)
+	// Signs up to 1,000 server API calls in one call, like BatchSignOrders.
+	BatchSignApiCalls(context.Context, *BatchSignApiCallsRequest) (*BatchSignApiCallsResponse, error)
 	mustEmbedUnimplementedSignerServiceServer()
 }
 
@@ -149,6 +187,12 @@ func (UnimplementedSignerServiceServer) SignApiCall(context.Context, *SignApiCal
 }
 func (UnimplementedSignerServiceServer) VerifySignature(context.Context, *VerifySignatureRequest) (*VerifySignatureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifySignature not implemented")
+}
+func (UnimplementedSignerServiceServer) BatchSignOrders(context.Context, *BatchSignOrdersRequest) (*BatchSignOrdersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchSignOrders not implemented")
+}
+func (UnimplementedSignerServiceServer) BatchSignApiCalls(context.Context, *BatchSignApiCallsRequest) (*BatchSignApiCallsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchSignApiCalls not implemented")
 }
 func (UnimplementedSignerServiceServer) mustEmbedUnimplementedSignerServiceServer() {}
 func (UnimplementedSignerServiceServer) testEmbeddedByValue()                       {}
@@ -225,6 +269,42 @@ func _SignerService_VerifySignature_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SignerService_BatchSignOrders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchSignOrdersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SignerServiceServer).BatchSignOrders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SignerService_BatchSignOrders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SignerServiceServer).BatchSignOrders(ctx, req.(*BatchSignOrdersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SignerService_BatchSignApiCalls_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchSignApiCallsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SignerServiceServer).BatchSignApiCalls(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SignerService_BatchSignApiCalls_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SignerServiceServer).BatchSignApiCalls(ctx, req.(*BatchSignApiCallsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SignerService_ServiceDesc is the grpc.ServiceDesc for SignerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -243,6 +323,14 @@ var SignerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifySignature",
 			Handler:    _SignerService_VerifySignature_Handler,
+		},
+		{
+			MethodName: "BatchSignOrders",
+			Handler:    _SignerService_BatchSignOrders_Handler,
+		},
+		{
+			MethodName: "BatchSignApiCalls",
+			Handler:    _SignerService_BatchSignApiCalls_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

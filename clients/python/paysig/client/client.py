@@ -35,6 +35,8 @@ CHANNEL_OPTIONS = (
     ("grpc.keepalive_permit_without_calls", 1),
     # Without this, channels to the same target share one connection.
     ("grpc.use_local_subchannel_pool", 1),
+    # A 1,000-order batch answer can reach 7 MiB.
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
 )
 
 
@@ -107,6 +109,16 @@ class Client(_Base):
         """Checks the PayEventSig of a raw mini-game payment push."""
         return self.verify_signature(self._event_request(app_id, raw_notification), timeout=timeout)
 
+    def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
+                          timeout: float | None = None) -> list[pb.SignOrderResult]:
+        """Signs up to 1,000 orders; one result (response or error) per request, in order."""
+        return list(self._call("BatchSignOrders", pb.BatchSignOrdersRequest(requests=requests), timeout).results)
+
+    def batch_sign_api_calls(self, requests: Sequence[pb.SignApiCallRequest], *,
+                             timeout: float | None = None) -> list[pb.SignApiCallResult]:
+        """Signs up to 1,000 API calls; one result per request, in order."""
+        return list(self._call("BatchSignApiCalls", pb.BatchSignApiCallsRequest(requests=requests), timeout).results)
+
     def close(self) -> None:
         for channel in self._channels:
             channel.close()
@@ -145,6 +157,16 @@ class AsyncClient(_Base):
     async def verify_event(self, app_id: str, raw_notification: str | bytes, *,
                            timeout: float | None = None) -> pb.VerifySignatureResponse:
         return await self.verify_signature(self._event_request(app_id, raw_notification), timeout=timeout)
+
+    async def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
+                                timeout: float | None = None) -> list[pb.SignOrderResult]:
+        response = await self._call("BatchSignOrders", pb.BatchSignOrdersRequest(requests=requests), timeout)
+        return list(response.results)
+
+    async def batch_sign_api_calls(self, requests: Sequence[pb.SignApiCallRequest], *,
+                                   timeout: float | None = None) -> list[pb.SignApiCallResult]:
+        response = await self._call("BatchSignApiCalls", pb.BatchSignApiCallsRequest(requests=requests), timeout)
+        return list(response.results)
 
     async def close(self) -> None:
         for channel in self._channels:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16paysig/v1/signer.proto\x12\tpaysig.v1\"\xe6\x01\n\x05Order\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x13\n\x0bgoods_price\x18\x02 \x01(\x03\x12\x14\n\x0c\x62uy_quantity\x18\x03 \x01(\x03\x12\x14\n\x0cout_trade_no\x18\x04 \x01(\t\x12\x0e\n\x06\x61ttach\x18\x05 \x01(\t\x12\x15\n\rcurrency_type\x18\x06 \x01(\t\x12\x10\n\x08platform\x18\x07 \x01(\t\x12\x0f\n\x07zone_id\x18\x08 \x01(\t\x12#\n\x16\x61\x63tivity_selling_price\x18\t \x01(\x03H\x00\x88\x01\x01\x42\x19\n\x17_activity_selling_price\"\xc6\x01\n\x10SignOrderRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x1b\n\x03\x65nv\x18\x02 \x01(\x0e\x32\x0e.paysig.v1.Env\x12\"\n\x03\x61pi\x18\x03 \x01(\x0e\x32\x15.paysig.v1.PaymentApi\x12+\n\x04mode\x18\x04 \x01(\x0e\x32\x1d.paysig.v1.VirtualPaymentMode\x12\x1f\n\x05order\x18\x05 \x01(\x0b\x32\x10.paysig.v1.Order\x12\x13\n\x0bsession_key\x18\x06 \x01(\t\"\xa6\x01\n\x11SignOrderResponse\x12\x11\n\tsign_data\x18\x01 \x01(\t\x12\x0f\n\x07pay_sig\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x13\n\x0bkey_version\x18\x05 \x01(\r\x12\x1b\n\x03\x65nv\x18\x06 \x01(\x0e\x32\x0e.paysig.v1.Env\x12\x18\n\x10\x63lient_args_json\x18\x07 \x01(\t\"q\n\x12SignApiCallRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x1b\n\x03\x65nv\x18\x02 \x01(\x0e\x32\x0e.paysig.v1.Env\x12\x0b\n\x03uri\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x13\n\x0bsession_key\x18\x05 \x01(\t\"z\n\x13SignApiCallResponse\x12\x0f\n\x07pay_sig\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\x13\n\x0bkey_version\x18\x04 \x01(\r\x12\x1b\n\x03\x65nv\x18\x05 \x01(\x0e\x32\x0e.paysig.v1.Env\"\xba\x01\n\x16VerifySignatureRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x1b\n\x03\x65nv\x18\x02 \x01(\x0e\x32\x0e.paysig.v1.Env\x12*\n\x06scheme\x18\x03 \x01(\x0e\x32\x1a.paysig.v1.SignatureScheme\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0f\n\x07payload\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\t\x12\x13\n\x0bsession_key\x18\x07 \x01(\t\"\x83\x01\n\x17VerifySignatureResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\'\n\x06result\x18\x02 \x01(\x0e\x32\x17.paysig.v1.VerifyResult\x12\x13\n\x0bkey_version\x18\x03 \x01(\r\x12\x1b\n\x03\x65nv\x18\x04 \x01(\x0e\x32\x0e.paysig.v1.Env*?\n\x03\x45nv\x12\x13\n\x0f\x45NV_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x45NV_PRODUCTION\x10\x01\x12\x0f\n\x0b\x45NV_SANDBOX\x10\x02*e\n\nPaymentApi\x12\x1b\n\x17PAYMENT_API_UNSPECIFIED\x10\x00\x12\x19\n\x15PAYMENT_API_GAME_ITEM\x10\x01\x12\x1f\n\x1bPAYMENT_API_VIRTUAL_PAYMENT\x10\x02*\x93\x01\n\x12VirtualPaymentMode\x12$\n VIRTUAL_PAYMENT_MODE_UNSPECIFIED\x10\x00\x12+\n\'VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS\x10\x01\x12*\n&VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN\x10\x02*\x92\x01\n\x0fSignatureScheme\x12 \n\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12\x1c\n\x18SIGNATURE_SCHEME_PAY_SIG\x10\x01\x12#\n\x1fSIGNATURE_SCHEME_USER_SIGNATURE\x10\x02\x12\x1a\n\x16SIGNATURE_SCHEME_EVENT\x10\x03*a\n\x0cVerifyResult\x12\x1d\n\x19VERIFY_RESULT_UNSPECIFIED\x10\x00\x12\x17\n\x13VERIFY_RESULT_VALID\x10\x01\x12\x19\n\x15VERIFY_RESULT_INVALID\x10\x02\x32\xff\x01\n\rSignerService\x12\x46\n\tSignOrder\x12\x1b.paysig.v1.SignOrderRequest\x1a\x1c.paysig.v1.SignOrderResponse\x12L\n\x0bSignApiCall\x12\x1d.paysig.v1.SignApiCallRequest\x1a\x1e.paysig.v1.SignApiCallResponse\x12X\n\x0fVerifySignature\x12!.paysig.v1.VerifySignatureRequest\x1a\".paysig.v1.VerifySignatureResponseB8Z6github.com/paysig/paysig/clients/go/paysig/v1;paysigv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16paysig/v1/signer.proto\x12\tpaysig.v1\"\xe6\x01\n\x05Order\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x13\n\x0bgoods_price\x18\x02 \x01(\x03\x12\x14\n\x0c\x62uy_quantity\x18\x03 \x01(\x03\x12\x14\n\x0cout_trade_no\x18\x04 \x01(\t\x12\x0e\n\x06\x61ttach\x18\x05 \x01(\t\x12\x15\n\rcurrency_type\x18\x06 \x01(\t\x12\x10\n\x08platform\x18\x07 \x01(\t\x12\x0f\n\x07zone_id\x18\x08 \x01(\t\x12#\n\x16\x61\x63tivity_selling_price\x18\t \x01(\x03H\x00\x88\x01\x01\x42\x19\n\x17_activity_selling_price\"\xc6\x01\n\x10SignOrderRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x1b\n\x03\x65nv\x18\x02 \x01(\x0e\x32\x0e.paysig.v1.Env\x12\"\n\x03\x61pi\x18\x03 \x01(\x0e\x32\x15.paysig.v1.PaymentApi\x12+\n\x04mode\x18\x04 \x01(\x0e\x32\x1d.paysig.v1.VirtualPaymentMode\x12\x1f\n\x05order\x18\x05 \x01(\x0b\x32\x10.paysig.v1.Order\x12\x13\n\x0bsession_key\x18\x06 \x01(\t\"\xa6\x01\n\x11SignOrderResponse\x12\x11\n\tsign_data\x18\x01 \x01(\t\x12\x0f\n\x07pay_sig\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x13\n\x0bkey_version\x18\x05 \x01(\r\x12\x1b\n\x03\x65nv\x18\x06 \x01(\x0e\x32\x0e.paysig.v1.Env\x12\x18\n\x10\x63lient_args_json\x18\x07 \x01(\t\"q\n\x12SignApiCallRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x1b\n\x03\x65nv\x18\x02 \x01(\x0e\x32\x0e.paysig.v1.Env\x12\x0b\n\x03uri\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x13\n\x0bsession_key\x18\x05 \x01(\t\"z\n\x13SignApiCallResponse\x12\x0f\n\x07pay_sig\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\x13\n\x0bkey_version\x18\x04 \x01(\r\x12\x1b\n\x03\x65nv\x18\x05 \x01(\x0e\x32\x0e.paysig.v1.Env\"\xba\x01\n\x16VerifySignatureRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x1b\n\x03\x65nv\x18\x02 \x01(\x0e\x32\x0e.paysig.v1.Env\x12*\n\x06scheme\x18\x03 \x01(\x0e\x32\x1a.paysig.v1.SignatureScheme\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0f\n\x07payload\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\t\x12\x13\n\x0bsession_key\x18\x07 \x01(\t\"\x83\x01\n\x17VerifySignatureResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\'\n\x06result\x18\x02 \x01(\x0e\x32\x17.paysig.v1.VerifyResult\x12\x13\n\x0bkey_version\x18\x03 \x01(\r\x12\x1b\n\x03\x65nv\x18\x04 \x01(\x0e\x32\x0e.paysig.v1.Env\"m\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x31\n\nviolations\x18\x04 \x03(\x0b\x32\x1d.paysig.v1.ItemFieldViolation\"H\n\x12ItemFieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"G\n\x16\x42\x61tchSignOrdersRequest\x12-\n\x08requests\x18\x01 \x03(\x0b\x32\x1b.paysig.v1.SignOrderRequest\"F\n\x17\x42\x61tchSignOrdersResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.paysig.v1.SignOrderResult\"u\n\x0fSignOrderResult\x12\x30\n\x08response\x18\x01 \x01(\x0b\x32\x1c.paysig.v1.SignOrderResponseH\x00\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x14.paysig.v1.ItemErrorH\x00\x42\t\n\x07outcome\"K\n\x18\x42\x61tchSignApiCallsRequest\x12/\n\x08requests\x18\x01 \x03(\x0b\x32\x1d.paysig.v1.SignApiCallRequest\"J\n\x19\x42\x61tchSignApiCallsResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.paysig.v1.SignApiCallResult\"y\n\x11SignApiCallResult\x12\x32\n\x08response\x18\x01 \x01(\x0b\x32\x1e.paysig.v1.SignApiCallResponseH\x00\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x14.paysig.v1.ItemErrorH\x00\x42\t\n\x07outcome*?\n\x03\x45nv\x12\x13\n\x0f\x45NV_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x45NV_PRODUCTION\x10\x01\x12\x0f\n\x0b\x45NV_SANDBOX\x10\x02*e\n\nPaymentApi\x12\x1b\n\x17PAYMENT_API_UNSPECIFIED\x10\x00\x12\x19\n\x15PAYMENT_API_GAME_ITEM\x10\x01\x12\x1f\n\x1bPAYMENT_API_VIRTUAL_PAYMENT\x10\x02*\x93\x01\n\x12VirtualPaymentMode\x12$\n VIRTUAL_PAYMENT_MODE_UNSPECIFIED\x10\x00\x12+\n\'VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS\x10\x01\x12*\n&VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN\x10\x02*\x92\x01\n\x0fSignatureScheme\x12 \n\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12\x1c\n\x18SIGNATURE_SCHEME_PAY_SIG\x10\x01\x12#\n\x1fSIGNATURE_SCHEME_USER_SIGNATURE\x10\x02\x12\x1a\n\x16SIGNATURE_SCHEME_EVENT\x10\x03*a\n\x0cVerifyResult\x12\x1d\n\x19VERIFY_RESULT_UNSPECIFIED\x10\x00\x12\x17\n\x13VERIFY_RESULT_VALID\x10\x01\x12\x19\n\x15VERIFY_RESULT_INVALID\x10\x02\x32\xb9\x03\n\rSignerService\x12\x46\n\tSignOrder\x12\x1b.paysig.v1.SignOrderRequest\x1a\x1c.paysig.v1.SignOrderResponse\x12L\n\x0bSignApiCall\x12\x1d.paysig.v1.SignApiCallRequest\x1a\x1e.paysig.v1.SignApiCallResponse\x12X\n\x0fVerifySignature\x12!.paysig.v1.VerifySignatureRequest\x1a\".paysig.v1.VerifySignatureResponse\x12X\n\x0f\x42\x61tchSignOrders\x12!.paysig.v1.BatchSignOrdersRequest\x1a\".paysig.v1.BatchSignOrdersResponse\x12^\n\x11\x42\x61tchSignApiCalls\x12#.paysig.v1.BatchSignApiCallsRequest\x1a$.paysig.v1.BatchSignApiCallsResponseB8Z6github.com/paysig/paysig/clients/go/paysig/v1;paysigv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,16 +32,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'paysig.v1.signer_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z6github.com/paysig/paysig/clients/go/paysig/v1;paysigv1'
-  _globals['_ENV']._serialized_start=1202
-  _globals['_ENV']._serialized_end=1265
-  _globals['_PAYMENTAPI']._serialized_start=1267
-  _globals['_PAYMENTAPI']._serialized_end=1368
-  _globals['_VIRTUALPAYMENTMODE']._serialized_start=1371
-  _globals['_VIRTUALPAYMENTMODE']._serialized_end=1518
-  _globals['_SIGNATURESCHEME']._serialized_start=1521
-  _globals['_SIGNATURESCHEME']._serialized_end=1667
-  _globals['_VERIFYRESULT']._serialized_start=1669
-  _globals['_VERIFYRESULT']._serialized_end=1766
+  _globals['_ENV']._serialized_start=1927
+  _globals['_ENV']._serialized_end=1990
+  _globals['_PAYMENTAPI']._serialized_start=1992
+  _globals['_PAYMENTAPI']._serialized_end=2093
+  _globals['_VIRTUALPAYMENTMODE']._serialized_start=2096
+  _globals['_VIRTUALPAYMENTMODE']._serialized_end=2243
+  _globals['_SIGNATURESCHEME']._serialized_start=2246
+  _globals['_SIGNATURESCHEME']._serialized_end=2392
+  _globals['_VERIFYRESULT']._serialized_start=2394
+  _globals['_VERIFYRESULT']._serialized_end=2491
   _globals['_ORDER']._serialized_start=38
   _globals['_ORDER']._serialized_end=268
   _globals['_SIGNORDERREQUEST']._serialized_start=271
@@ -56,6 +56,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFYSIGNATUREREQUEST']._serialized_end=1066
   _globals['_VERIFYSIGNATURERESPONSE']._serialized_start=1069
   _globals['_VERIFYSIGNATURERESPONSE']._serialized_end=1200
-  _globals['_SIGNERSERVICE']._serialized_start=1769
-  _globals['_SIGNERSERVICE']._serialized_end=2024
+  _globals['_ITEMERROR']._serialized_start=1202
+  _globals['_ITEMERROR']._serialized_end=1311
+  _globals['_ITEMFIELDVIOLATION']._serialized_start=1313
+  _globals['_ITEMFIELDVIOLATION']._serialized_end=1385
+  _globals['_BATCHSIGNORDERSREQUEST']._serialized_start=1387
+  _globals['_BATCHSIGNORDERSREQUEST']._serialized_end=1458
+  _globals['_BATCHSIGNORDERSRESPONSE']._serialized_start=1460
+  _globals['_BATCHSIGNORDERSRESPONSE']._serialized_end=1530
+  _globals['_SIGNORDERRESULT']._serialized_start=1532
+  _globals['_SIGNORDERRESULT']._serialized_end=1649
+  _globals['_BATCHSIGNAPICALLSREQUEST']._serialized_start=1651
+  _globals['_BATCHSIGNAPICALLSREQUEST']._serialized_end=1726
+  _globals['_BATCHSIGNAPICALLSRESPONSE']._serialized_start=1728
+  _globals['_BATCHSIGNAPICALLSRESPONSE']._serialized_end=1802
+  _globals['_SIGNAPICALLRESULT']._serialized_start=1804
+  _globals['_SIGNAPICALLRESULT']._serialized_end=1925
+  _globals['_SIGNERSERVICE']._serialized_start=2494
+  _globals['_SIGNERSERVICE']._serialized_end=2935
 # @@protoc_insertion_point(module_scope)

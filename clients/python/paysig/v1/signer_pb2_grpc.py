@@ -57,6 +57,16 @@ class SignerServiceStub:
                 request_serializer=paysig_dot_v1_dot_signer__pb2.VerifySignatureRequest.SerializeToString,
                 response_deserializer=paysig_dot_v1_dot_signer__pb2.VerifySignatureResponse.FromString,
                 _registered_method=True)
+        self.BatchSignOrders = channel.unary_unary(
+                '/paysig.v1.SignerService/BatchSignOrders',
+                request_serializer=paysig_dot_v1_dot_signer__pb2.BatchSignOrdersRequest.SerializeToString,
+                response_deserializer=paysig_dot_v1_dot_signer__pb2.BatchSignOrdersResponse.FromString,
+                _registered_method=True)
+        self.BatchSignApiCalls = channel.unary_unary(
+                '/paysig.v1.SignerService/BatchSignApiCalls',
+                request_serializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsRequest.SerializeToString,
+                response_deserializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsResponse.FromString,
+                _registered_method=True)
 
 
 class SignerServiceServicer:
@@ -97,6 +107,24 @@ class SignerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchSignOrders(self, request, context):
+        """Signs up to 1,000 orders in one call. Each item is validated, authorized
+        and audited exactly like SignOrder and gets its own result, in request
+        order: a bad order does not fail its neighbours. The call itself fails
+        only for the batch as a whole (no items, too many, credentials, rate
+        limit, audit log unavailable).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchSignApiCalls(self, request, context):
+        """Signs up to 1,000 server API calls in one call, like BatchSignOrders.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SignerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +142,16 @@ def add_SignerServiceServicer_to_server(servicer, server):
                     servicer.VerifySignature,
                     request_deserializer=paysig_dot_v1_dot_signer__pb2.VerifySignatureRequest.FromString,
                     response_serializer=paysig_dot_v1_dot_signer__pb2.VerifySignatureResponse.SerializeToString,
+            ),
+            'BatchSignOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchSignOrders,
+                    request_deserializer=paysig_dot_v1_dot_signer__pb2.BatchSignOrdersRequest.FromString,
+                    response_serializer=paysig_dot_v1_dot_signer__pb2.BatchSignOrdersResponse.SerializeToString,
+            ),
+            'BatchSignApiCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchSignApiCalls,
+                    request_deserializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsRequest.FromString,
+                    response_serializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -205,6 +243,60 @@ class SignerService:
             '/paysig.v1.SignerService/VerifySignature',
             paysig_dot_v1_dot_signer__pb2.VerifySignatureRequest.SerializeToString,
             paysig_dot_v1_dot_signer__pb2.VerifySignatureResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchSignOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysig.v1.SignerService/BatchSignOrders',
+            paysig_dot_v1_dot_signer__pb2.BatchSignOrdersRequest.SerializeToString,
+            paysig_dot_v1_dot_signer__pb2.BatchSignOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchSignApiCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysig.v1.SignerService/BatchSignApiCalls',
+            paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsRequest.SerializeToString,
+            paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsResponse.FromString,
             options,
             channel_credentials,
             insecure,
