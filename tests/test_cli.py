@@ -72,8 +72,10 @@ def test_sigterm_drains_and_exits_zero_and_logs_hold_no_secrets():
     s = ServerProcess(CONFORMANCE_CONFIG)
     assert grpcurl(s.address, "paysig.v1.SignerService/SignOrder", data=ORDER).returncode == 0
     assert s.stop() == 0
-    events = [json.loads(line)["event"] for line in s.stderr if line.strip()]
-    assert events == ["serving", "draining", "stopped"]
+    events = [json.loads(line) for line in s.stderr if line.strip()]
+    assert events[0]["event"] == "serving" and events[-1] == {**events[-1], "event": "stopped", "clean": True}
+    for pid in events[0]["pids"]:
+        assert [e["event"] for e in events if e.get("pid") == pid] == ["draining", "stopped"]
     log = "".join(s.stderr + s.stdout)
     for secret in ("12345", "mg-sandbox-key", "mp-production-key", "sa-single-key", SESSION_KEY):
         assert secret not in log

@@ -80,6 +80,13 @@ class AccessPolicy:
     callers: tuple[Caller, ...]
     tls: TlsSettings | None
 
+    def scaled_rates(self, factor: float) -> "AccessPolicy":
+        callers = tuple(
+            dataclasses.replace(c, rate=RateLimit(c.rate.per_second * factor, max(1.0, c.rate.burst * factor)))
+            if c.rate else c
+            for c in self.callers)
+        return dataclasses.replace(self, callers=callers)
+
     def authenticate(self, metadata: Sequence[tuple[str, Any]], auth_context: Mapping[str, Sequence[bytes]]) -> Caller:
         """The caller a request comes from, or PaysigError(UNAUTHENTICATED)."""
         if self.mode is AuthMode.NONE:

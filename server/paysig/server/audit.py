@@ -5,7 +5,7 @@ allowed or denied, written and flushed before the answer leaves.
     path = "/var/log/paysig/audit.log"   # "-" (the default) is stdout
     fail_closed = true                   # the default: no record, no signature
 
-A line holds who (caller, peer), what (rpc, app, env, api/uri/scheme, order
+A line holds who (caller, peer), which server process (pid), what (rpc, app, env, api/uri/scheme, order
 fields), the result (status code, reason, key version) and a fingerprint of
 the signature: the first 16 hex digits of SHA-256(signature), so a signature
 in hand can be matched to its line. Never a key, a session_key, a body, a
@@ -132,7 +132,7 @@ def entry(rpc: str, item_rpc: str, request: Any, response: Any, error: PaysigErr
     a whole."""
     now = time.time()
     record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
-              "caller": caller.name if caller else "", "peer": peer, "rpc": rpc}
+              "pid": os.getpid(), "caller": caller.name if caller else "", "peer": peer, "rpc": rpc}
     if request is not None:
         record.update(request_fields(item_rpc, request))
     record["code"] = error.code.value if error else "OK"

@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -20,7 +21,8 @@ from . import logs
 from .access import RPC_NAMES
 from .config_errors import ConfigError
 from .config import load_config
-from .grpc_server import DEFAULT_GRACE_SECONDS, UnauthenticatedNetworkError, create_server
+from .grpc_server import DEFAULT_GRACE_SECONDS, UnauthenticatedNetworkError, check_listen, create_server
+from .process import Supervisor, install_reload, reserve_port, run_worker, wait_for_stop
 
 log = logging.getLogger("paysig")
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -36,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
                        help=f"HOST:PORT to listen on (default {DEFAULT_LISTEN}; port 0 picks one)")
     serve.add_argument("--grace", type=float, default=DEFAULT_GRACE_SECONDS,
                        help="seconds in-flight calls get to finish on SIGTERM/SIGINT (default %(default)s)")
+    serve.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="server processes sharing the port (default: the number of CPUs, %(default)s here)")
     serve.add_argument("--insecure-allow-unauthenticated-network", action="store_true",
                        help="allow auth.mode = \"none\" on a non-loopback address: anyone who can connect can sign")
     serve.set_defaults(run=serve_command)
@@ -95,41 +99,82 @@ def audit_command(args: argparse.Namespace) -> int:
 
 def serve_command(args: argparse.Namespace) -> int:
     logs.setup()
+    if args.workers < 1:
+        print("paysig: --workers must be at least 1", file=sys.stderr)
+        return 2
     try:
         config = load_config(args.config)
-        server, port = create_server(args.listen, config,
-                                     allow_unauthenticated_network=args.insecure_allow_unauthenticated_network)
+        check_listen(args.listen, config, args.insecure_allow_unauthenticated_network)
+        if args.workers == 1:
+            return serve_single(args, config)
+        return serve_workers(args, config)
     except ConfigError as e:
         print(f"paysig: config error: {e}", file=sys.stderr)
-        return 2
     except UnauthenticatedNetworkError as e:
         print(f"paysig: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
+    except (OSError, RuntimeError) as e:
         print(f"paysig: {e}", file=sys.stderr)
-        return 2
+    return 2
 
-    stop = threading.Event()
-    received: list[str] = []
 
-    def on_signal(signum, _frame):
-        received.append(signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    server.start()
-    host = args.listen.rsplit(":", 1)[0]
-    log.info("serving", extra={"fields": {"address": f"{host}:{port}", "port": port, "config": config.source,
-                                          "apps": sorted(config.apps), "auth": config.access.mode.value,
-                                          "tls": config.access.tls is not None,
-                                          "audit": config.audit.path}})
+def _log_serving(args: argparse.Namespace, config, address: str, **extra) -> None:
+    log.info("serving", extra={"fields": {"address": address, "port": int(address.rsplit(":", 1)[1]),
+                                          "config": config.source, "apps": sorted(config.apps),
+                                          "auth": config.access.mode.value, "tls": config.access.tls is not None,
+                                          "audit": config.audit.path, **extra}})
     if config.access.mode.value == "none" and args.insecure_allow_unauthenticated_network:
         log.warning("unauthenticated", extra={"fields": {"detail": "auth.mode is none on a network address: "
                                                                     "anyone who can connect can sign"}})
-    while not stop.wait(3600):
-        pass
-    log.info("draining", extra={"fields": {"signal": received[0], "grace_seconds": args.grace}})
+
+
+def serve_single(args: argparse.Namespace, config) -> int:
+    server, port = create_server(args.listen, config,
+                                 allow_unauthenticated_network=args.insecure_allow_unauthenticated_network)
+    install_reload(server, args.config)
+    server.start()
+    _log_serving(args, config, f"{args.listen.rsplit(':', 1)[0]}:{port}", workers=1, pids=[os.getpid()])
+    signal_name = wait_for_stop()
+    log.info("draining", extra={"fields": {"signal": signal_name, "grace_seconds": args.grace}})
     server.stop(args.grace)
     log.info("stopped")
     return 0
+
+
+def serve_workers(args: argparse.Namespace, config) -> int:
+    reserved, address = reserve_port(args.listen)
+
+    def spawn(index: int, ready_fd: int) -> int:
+        pid = os.fork()
+        if pid:
+            return pid
+        code = 1
+        try:
+            reserved.close()
+            code = run_worker(index, args.workers, address, config, args.config, args.grace,
+                              args.insecure_allow_unauthenticated_network, ready_fd)
+        except BaseException as e:  # noqa: BLE001 - a worker reports and exits, never returns into the parent's code
+            log.error("worker failed", extra={"fields": {"worker": index, "error": f"{type(e).__name__}: {e}"}})
+        finally:
+            os._exit(code)
+
+    supervisor = Supervisor(args.workers, spawn)
+    try:
+        supervisor.start()
+    finally:
+        reserved.close()
+    stop, hangup, received = threading.Event(), threading.Event(), []
+
+    def on_stop(signum, _frame):
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, lambda *_: hangup.set())
+    _log_serving(args, config, address, workers=args.workers, pids=sorted(supervisor.pids))
+    supervisor.supervise(stop, hangup)
+    log.info("draining", extra={"fields": {"signal": received[0], "grace_seconds": args.grace,
+                                           "workers": len(supervisor.pids)}})
+    clean = supervisor.terminate(args.grace + 5)
+    log.info("stopped", extra={"fields": {"clean": clean}})
+    return 0 if clean else 1

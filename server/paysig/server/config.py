@@ -61,6 +61,13 @@ class Config:
     access: AccessPolicy = dataclasses.field(default_factory=lambda: AccessPolicy(AuthMode.NONE, (), None))
     audit: AuditSettings = dataclasses.field(default_factory=AuditSettings)
 
+    def per_worker(self, workers: int) -> "Config":
+        """The config one of ``workers`` processes serves with: each holds its
+        own rate-limit buckets, so each gets 1/workers of every rate."""
+        if workers == 1:
+            return self
+        return dataclasses.replace(self, access=self.access.scaled_rates(1 / workers))
+
 
 _APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _OFFER_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")

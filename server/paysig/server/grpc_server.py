@@ -32,6 +32,8 @@ SERVER_OPTIONS = [
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
+    # Worker processes share the listening port.
+    ("grpc.so_reuseport", 1),
 ]
 
 
@@ -43,8 +45,11 @@ class PaysigServer:
     """A grpc.Server with the paysig services, a reloadable config and a
     graceful stop."""
 
-    def __init__(self, config: Config, max_workers: int, interceptors: Sequence[grpc.ServerInterceptor] = ()):
+    def __init__(self, config: Config, max_workers: int, interceptors: Sequence[grpc.ServerInterceptor] = (),
+                 workers: int = 1):
         self.holder = ConfigHolder(config)
+        self.generation = 1
+        self.workers = workers
         self.audit_log = AuditLog(config.audit)
         self.pipeline = Pipeline(self.holder, self.audit_log, RateLimiter())
         self.health = health.HealthServicer(experimental_non_blocking=True)
@@ -81,7 +86,9 @@ class PaysigServer:
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
 
     def reload(self, config: Config) -> None:
+        """Swaps the config atomically; calls in flight finish on the old one."""
         self.holder.replace(config)
+        self.generation += 1
 
     def stop(self, grace: float = DEFAULT_GRACE_SECONDS) -> None:
         """Health turns NOT_SERVING, new calls are refused, calls in flight get
@@ -94,6 +101,15 @@ class PaysigServer:
         return self._server.wait_for_termination(timeout)
 
 
+def check_listen(address: str, config: Config, allow_unauthenticated_network: bool) -> None:
+    """Auth mode "none" only on loopback, unless explicitly allowed."""
+    if config.access.mode is AuthMode.NONE and not is_loopback(address) and not allow_unauthenticated_network:
+        raise UnauthenticatedNetworkError(
+            f"refusing to listen on {address} with auth.mode = \"none\": anyone who can connect could sign. "
+            "Configure [auth] mode = \"token\" or \"mtls\", listen on 127.0.0.1, or pass "
+            "--insecure-allow-unauthenticated-network")
+
+
 def create_server(
     address: str,
     config: Config,
@@ -101,6 +117,7 @@ def create_server(
     max_workers: int = 32,
     interceptors: Sequence[grpc.ServerInterceptor] = (),
     allow_unauthenticated_network: bool = False,
+    workers: int = 1,
 ) -> tuple[PaysigServer, int]:
     """Builds a server listening on ``address`` (port 0 picks a free port);
     returns it unstarted with the bound port.
@@ -108,11 +125,7 @@ def create_server(
     With auth mode "none" the address must be a loopback one unless
     ``allow_unauthenticated_network``: anyone who can connect could sign.
     """
-    if config.access.mode is AuthMode.NONE and not is_loopback(address) and not allow_unauthenticated_network:
-        raise UnauthenticatedNetworkError(
-            f"refusing to listen on {address} with auth.mode = \"none\": anyone who can connect could sign. "
-            "Configure [auth] mode = \"token\" or \"mtls\", listen on 127.0.0.1, or pass "
-            "--insecure-allow-unauthenticated-network")
-    server = PaysigServer(config, max_workers, interceptors)
+    check_listen(address, config, allow_unauthenticated_network)
+    server = PaysigServer(config, max_workers, interceptors, workers)
     port = server.add_port(address)
     return server, port
