@@ -28,7 +28,7 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from paysig.v1 import signer_pb2
 
@@ -39,6 +39,14 @@ from .keys import Secret
 RPC_NAMES = frozenset(signer_pb2.DESCRIPTOR.services_by_name["SignerService"].methods_by_name)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _CALLER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+
+
+class CallContext(Protocol):
+    """What authentication reads from a call (grpc.ServicerContext has it)."""
+
+    def invocation_metadata(self) -> Sequence[tuple[str, Any]]: ...
+
+    def auth_context(self) -> Mapping[str, Sequence[bytes]]: ...
 
 
 class AuthMode(enum.Enum):
@@ -87,13 +95,14 @@ class AccessPolicy:
             for c in self.callers)
         return dataclasses.replace(self, callers=callers)
 
-    def authenticate(self, metadata: Sequence[tuple[str, Any]], auth_context: Mapping[str, Sequence[bytes]]) -> Caller:
-        """The caller a request comes from, or PaysigError(UNAUTHENTICATED)."""
+    def authenticate(self, context: "CallContext") -> Caller:
+        """The caller a request comes from, or PaysigError(UNAUTHENTICATED).
+        Reads only what the mode needs from the call."""
         if self.mode is AuthMode.NONE:
             return ANONYMOUS
         if self.mode is AuthMode.MTLS:
-            return self._by_certificate(auth_context)
-        return self._by_token(metadata)
+            return self._by_certificate(context.auth_context())
+        return self._by_token(context.invocation_metadata())
 
     def _by_token(self, metadata: Sequence[tuple[str, Any]]) -> Caller:
         values = [v for k, v in metadata if k == "authorization"]

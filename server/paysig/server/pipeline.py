@@ -8,12 +8,12 @@ each item is then authorized, run and audited exactly like the unary call.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from paysig.v1 import signer_pb2 as pb
 
-from .access import Caller
+from .access import CallContext, Caller
 from .audit import AuditLog, audit_unavailable, entry
 from .config import Config
 from .errors import Code, PaysigError, Rule, Violations
@@ -30,24 +30,22 @@ class Pipeline:
         self.audit_log = audit_log
         self._limiter = limiter
 
-    def run(self, rpc: str, operation: Callable, request: Any, *, metadata: Sequence[tuple[str, Any]],
-            auth_context: Mapping[str, Sequence[bytes]], peer: str) -> Any:
+    def run(self, rpc: str, operation: Callable, request: Any, context: CallContext) -> Any:
         config = self._holder.current
         caller, response, error = None, None, None
         try:
-            caller = config.access.authenticate(metadata, auth_context)
+            caller = config.access.authenticate(context)
             self._admit(config, caller, rpc, 1)
             response, error = self._apply(config, caller, rpc, operation, request)
         except PaysigError as e:
             error = e
-        self._record([entry(rpc, rpc, request, response, error, caller, peer)])
+        self._record([entry(rpc, rpc, request, response, error, caller, context.peer())])
         if error is not None:
             raise error
         return response
 
     def run_batch(self, rpc: str, item_rpc: str, operation: Callable, request: Any, response_type: type,
-                  result_type: type, *, metadata: Sequence[tuple[str, Any]],
-                  auth_context: Mapping[str, Sequence[bytes]], peer: str) -> Any:
+                  result_type: type, context: CallContext) -> Any:
         config = self._holder.current
         items = request.requests
         caller = None
@@ -57,12 +55,12 @@ class Pipeline:
                 v.add("requests", Rule.REQUIRED if not items else Rule.TOO_LONG,
                       f"must hold 1 to {MAX_BATCH_ITEMS} requests")
                 v.raise_if_any(type(request).__name__)
-            caller = config.access.authenticate(metadata, auth_context)
+            caller = config.access.authenticate(context)
             self._admit(config, caller, rpc, len(items))
         except PaysigError as error:
-            self._record([entry(rpc, item_rpc, None, None, error, caller, peer)])
+            self._record([entry(rpc, item_rpc, None, None, error, caller, context.peer())])
             raise
-        results, records = [], []
+        results, records, peer = [], [], context.peer()
         for item in items:
             response, error = self._apply(config, caller, item_rpc, operation, item)
             records.append(entry(rpc, item_rpc, item, response, error, caller, peer))

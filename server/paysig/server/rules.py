@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from typing import Any
 
 from .errors import Rule, Violations
@@ -45,8 +44,11 @@ ISO_4217 = frozenset(
 )
 
 
+CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
+
+
 def has_control_chars(value: str) -> bool:
-    return any(unicodedata.category(c) == "Cc" for c in value)
+    return CONTROL_CHARS.search(value) is not None
 
 
 def check_text(v: Violations, field: str, value: str, *, max_bytes: int, required: bool) -> bool:

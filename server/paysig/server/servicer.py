@@ -23,8 +23,7 @@ log = logging.getLogger("paysig")
 def _rpc(name: str, operation: Callable):
     def handler(self: "SignerServicer", request, context: grpc.ServicerContext):
         try:
-            return self._pipeline.run(name, operation, request, metadata=context.invocation_metadata(),
-                                      auth_context=context.auth_context(), peer=context.peer())
+            return self._pipeline.run(name, operation, request, context)
         except PaysigError as error:
             context.abort_with_status(to_grpc_status(error))
         except Exception as error:  # noqa: BLE001 - never leak a trace or data to the caller
@@ -38,9 +37,7 @@ def _rpc(name: str, operation: Callable):
 def _batch(name: str, item_rpc: str, operation: Callable, response_type: type, result_type: type):
     def handler(self: "SignerServicer", request, context: grpc.ServicerContext):
         try:
-            return self._pipeline.run_batch(name, item_rpc, operation, request, response_type, result_type,
-                                            metadata=context.invocation_metadata(),
-                                            auth_context=context.auth_context(), peer=context.peer())
+            return self._pipeline.run_batch(name, item_rpc, operation, request, response_type, result_type, context)
         except PaysigError as error:
             context.abort_with_status(to_grpc_status(error))
         except Exception as error:  # noqa: BLE001 - never leak a trace or data to the caller
