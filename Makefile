@@ -18,6 +18,7 @@ GRPCURL_VERSION := v1.9.3
 PROTOC_GEN_GO_VERSION := v1.36.11
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.1
 BUF_VERSION := v1.75.0
+GHZ_VERSION := v0.120.0
 
 PROTO := proto/paysig/v1/signer.proto
 GO_MODULE := github.com/paysig/paysig/clients/go
@@ -64,6 +65,7 @@ $(TOOLS)/$(1): $(STAMPS)/$(1)-$(3)
 endef
 $(eval $(call go-tool,grpcurl,github.com/fullstorydev/grpcurl/cmd/grpcurl,$(GRPCURL_VERSION)))
 $(eval $(call go-tool,buf,github.com/bufbuild/buf/cmd/buf,$(BUF_VERSION)))
+$(eval $(call go-tool,ghz,github.com/bojand/ghz/cmd/ghz,$(GHZ_VERSION)))
 $(eval $(call go-tool,protoc-gen-go,google.golang.org/protobuf/cmd/protoc-gen-go,$(PROTOC_GEN_GO_VERSION)))
 $(eval $(call go-tool,protoc-gen-go-grpc,google.golang.org/grpc/cmd/protoc-gen-go-grpc,$(PROTOC_GEN_GO_GRPC_VERSION)))
 
@@ -149,6 +151,26 @@ test-cpp: venv build-cpp ## C++ tests against a real server, plain and with ASan
 	  -DPAYSIG_PYTHON=$(PY) >/dev/null
 	cmake --build $(CPP_ASAN_BUILD)
 	cd $(CPP_ASAN_BUILD) && ctest --output-on-failure
+
+# ---- benchmarks -------------------------------------------------------------
+
+$(VENV)/.bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
+
+$(STAMPS)/h2load:
+	@mkdir -p $(STAMPS)
+	@command -v h2load >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nghttp2-client >/dev/null; }
+	@touch $@
+
+.PHONY: bench
+bench: $(VENV)/.bench $(TOOLS)/ghz $(STAMPS)/h2load ## Throughput/latency table vs the transport floor (BENCH_SECONDS=5).
+	$(PY) bench/run.py --ghz $(TOOLS)/ghz
+
+.PHONY: soak
+soak: $(VENV)/.bench $(TOOLS)/ghz $(STAMPS)/h2load ## 1,000,000 SignOrder calls; worker RSS must not grow.
+	$(PY) bench/run.py --ghz $(TOOLS)/ghz --soak $(or $(CALLS),1000000)
 
 # ---- running ----------------------------------------------------------------
 

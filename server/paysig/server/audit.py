@@ -140,13 +140,14 @@ def _timestamp(now: float) -> str:
 
 
 def entry(rpc: str, item_rpc: str, request: Any, response: Any, error: PaysigError | None, caller: Any,
-          peer: str) -> dict[str, Any]:
+          peer: str, request_id: str = "") -> dict[str, Any]:
     """The audit line of one request (``item_rpc`` names its kind; for a batch
     item ``rpc`` is the batch RPC). ``request`` is None for a batch refused as
     a whole."""
     now = time.time()
     record = {"ts": _timestamp(now),
-              "pid": os.getpid(), "caller": caller.name if caller else "", "peer": peer, "rpc": rpc}
+              "pid": os.getpid(), "request_id": request_id, "caller": caller.name if caller else "", "peer": peer,
+              "rpc": rpc}
     if request is not None:
         record.update(request_fields(item_rpc, request))
     record["code"] = error.code.value if error else "OK"

@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 
-from . import logs
+from . import logs, metrics
 from .access import RPC_NAMES
 from .config_errors import ConfigError
 from .config import load_config
@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="seconds in-flight calls get to finish on SIGTERM/SIGINT (default %(default)s)")
     serve.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                        help="server processes sharing the port (default: the number of CPUs, %(default)s here)")
+    serve.add_argument("--metrics-listen", metavar="HOST:PORT",
+                       help="serve Prometheus metrics on http://HOST:PORT/metrics (merged across workers)")
     serve.add_argument("--insecure-allow-unauthenticated-network", action="store_true",
                        help="allow auth.mode = \"none\" on a non-loopback address: anyone who can connect can sign")
     serve.set_defaults(run=serve_command)
@@ -102,9 +104,12 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("paysig: --workers must be at least 1", file=sys.stderr)
         return 2
+    metrics_dir = metrics.prepare_multiprocess() if args.metrics_listen else None
     try:
         config = load_config(args.config)
         check_listen(args.listen, config, args.insecure_allow_unauthenticated_network)
+        if args.metrics_listen:
+            metrics.serve_multiprocess(args.metrics_listen)
         if args.workers == 1:
             return serve_single(args, config)
         return serve_workers(args, config)
@@ -114,6 +119,9 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"paysig: {e}", file=sys.stderr)
     except (OSError, RuntimeError) as e:
         print(f"paysig: {e}", file=sys.stderr)
+    finally:
+        if metrics_dir:
+            metrics.cleanup(metrics_dir)
     return 2
 
 
@@ -121,7 +129,8 @@ def _log_serving(args: argparse.Namespace, config, address: str, **extra) -> Non
     log.info("serving", extra={"fields": {"address": address, "port": int(address.rsplit(":", 1)[1]),
                                           "config": config.source, "apps": sorted(config.apps),
                                           "auth": config.access.mode.value, "tls": config.access.tls is not None,
-                                          "audit": config.audit.path, **extra}})
+                                          "audit": config.audit.path, "metrics": args.metrics_listen or "",
+                                          **extra}})
     if config.access.mode.value == "none" and args.insecure_allow_unauthenticated_network:
         log.warning("unauthenticated", extra={"fields": {"detail": "auth.mode is none on a network address: "
                                                                     "anyone who can connect can sign"}})

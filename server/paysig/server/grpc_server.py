@@ -8,14 +8,15 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from paysig.v1 import signer_pb2, signer_pb2_grpc
+from paysig.v1 import signer_pb2
 
+from . import metrics
 from .access import AuthMode, is_loopback
 from .audit import AuditLog
 from .config import Config
 from .pipeline import Pipeline
 from .ratelimit import RateLimiter
-from .servicer import SignerServicer
+from .servicer import SignerServicer, generic_handler
 from .state import ConfigHolder
 
 SERVICE_NAME = signer_pb2.DESCRIPTOR.services_by_name["SignerService"].full_name
@@ -52,13 +53,14 @@ class PaysigServer:
         self.workers = workers
         self.audit_log = AuditLog(config.audit)
         self.pipeline = Pipeline(self.holder, self.audit_log, RateLimiter())
+        metrics.get().publish_config(config, self.generation)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="paysig-rpc"),
             options=SERVER_OPTIONS,
             interceptors=tuple(interceptors),
         )
-        signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(self.pipeline), self._server)
+        self._server.add_generic_rpc_handlers((generic_handler(SignerServicer(self.pipeline)),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
@@ -89,6 +91,7 @@ class PaysigServer:
         """Swaps the config atomically; calls in flight finish on the old one."""
         self.holder.replace(config)
         self.generation += 1
+        metrics.get().publish_config(config, self.generation)
 
     def stop(self, grace: float = DEFAULT_GRACE_SECONDS) -> None:
         """Health turns NOT_SERVING, new calls are refused, calls in flight get

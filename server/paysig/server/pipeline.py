@@ -8,12 +8,15 @@ each item is then authorized, run and audited exactly like the unary call.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 from paysig.v1 import signer_pb2 as pb
 
 from .access import CallContext, Caller
+from . import metrics
 from .audit import AuditLog, audit_unavailable, entry
 from .config import Config
 from .errors import Code, PaysigError, Rule, Violations
@@ -22,6 +25,18 @@ from .state import ConfigHolder
 
 log = logging.getLogger("paysig")
 MAX_BATCH_ITEMS = 1000
+# Label values for API URIs are limited to the known ones; any other is "other".
+KNOWN_APIS = frozenset({"/xpay/query_user_balance", "/xpay/currency_pay", "/xpay/cancel_currency_pay",
+                        "/xpay/query_order", "/xpay/notify_provide_goods", "/xpay/present_currency",
+                        "/xpay/download_bill", "/xpay/refund_order", "/xpay/create_withdraw_order",
+                        "/xpay/query_withdraw_order", "/xpay/start_upload_goods", "/xpay/query_upload_goods",
+                        "/xpay/start_publish_goods", "/xpay/query_publish_goods", "/xpay/query_biz_balance",
+                        "/wxa/game/getbalance", "/wxa/game/pay", "/wxa/game/cancelpay", "/wxa/game/present",
+                        "/wxa/game/queryorderinfo"})
+
+
+def new_request_id() -> str:
+    return os.urandom(8).hex()
 
 
 class Pipeline:
@@ -29,8 +44,10 @@ class Pipeline:
         self._holder = holder
         self.audit_log = audit_log
         self._limiter = limiter
+        self._metrics = metrics.get()
 
-    def run(self, rpc: str, operation: Callable, request: Any, context: CallContext) -> Any:
+    def run(self, rpc: str, operation: Callable, request: Any, context: CallContext, request_id: str = "") -> Any:
+        started = time.perf_counter()
         config = self._holder.current
         caller, response, error = None, None, None
         try:
@@ -39,13 +56,13 @@ class Pipeline:
             response, error = self._apply(config, caller, rpc, operation, request)
         except PaysigError as e:
             error = e
-        self._record([entry(rpc, rpc, request, response, error, caller, context.peer())])
-        if error is not None:
-            raise error
+        records = [entry(rpc, rpc, request, response, error, caller, context.peer(), request_id)]
+        self._finish(rpc, records, error, started, request_id)
         return response
 
     def run_batch(self, rpc: str, item_rpc: str, operation: Callable, request: Any, response_type: type,
-                  result_type: type, context: CallContext) -> Any:
+                  result_type: type, context: CallContext, request_id: str = "") -> Any:
+        started = time.perf_counter()
         config = self._holder.current
         items = request.requests
         caller = None
@@ -58,14 +75,14 @@ class Pipeline:
             caller = config.access.authenticate(context)
             self._admit(config, caller, rpc, len(items))
         except PaysigError as error:
-            self._record([entry(rpc, item_rpc, None, None, error, caller, context.peer())])
-            raise
+            self._finish(rpc, [entry(rpc, item_rpc, None, None, error, caller, context.peer(), request_id)], error,
+                         started, request_id)
         results, records, peer = [], [], context.peer()
         for item in items:
             response, error = self._apply(config, caller, item_rpc, operation, item)
-            records.append(entry(rpc, item_rpc, item, response, error, caller, peer))
+            records.append(entry(rpc, item_rpc, item, response, error, caller, peer, request_id))
             results.append(result_type(response=response) if error is None else result_type(error=item_error(error)))
-        self._record(records)
+        self._finish(rpc, records, None, started, request_id)
         return response_type(results=results)
 
     def _admit(self, config: Config, caller: Caller, rpc: str, cost: int) -> None:
@@ -81,16 +98,35 @@ class Pipeline:
         except PaysigError as e:
             return None, e
         except Exception as e:  # noqa: BLE001 - a bug: audited, answered as INTERNAL without details
-            log.error("internal error", extra={"fields": {"rpc": rpc, "error": type(e).__name__}})
+            log.error("internal error", extra={"fields": {"rpc": rpc, "app_id": request.app_id[:64],
+                                                          "error": type(e).__name__}})
             return None, PaysigError(Code.INTERNAL, "INTERNAL", "internal error")
 
-    def _record(self, records: list[dict[str, Any]]) -> None:
-        if self.audit_log.write(records):
-            return
-        log.error("audit write failed", extra={"fields": {"records": len(records),
-                                                          "fail_closed": self.audit_log.settings.fail_closed}})
-        if self.audit_log.settings.fail_closed:
-            raise audit_unavailable()
+    def _finish(self, rpc: str, records: list[dict[str, Any]], error: PaysigError | None, started: float,
+                request_id: str) -> None:
+        """Writes the audit lines, records the metrics, raises the call's error."""
+        if not self.audit_log.write(records):
+            self._metrics.audit_failures.inc()
+            log.error("audit write failed", extra={"fields": {"rpc": rpc, "request_id": request_id,
+                                                              "records": len(records),
+                                                              "fail_closed": self.audit_log.settings.fail_closed}})
+            if self.audit_log.settings.fail_closed:
+                error = audit_unavailable()
+                records = []
+        m = self._metrics
+        m.calls.labels(rpc, error.code.value if error else "OK").inc()
+        m.latency.labels(rpc).observe(time.perf_counter() - started)
+        for record in records:
+            if record["code"] != "OK":
+                continue
+            if "valid" in record:
+                m.verifications.labels(record["app_id"], record["scheme"],
+                                       "valid" if record["valid"] else "invalid").inc()
+            else:
+                api = record.get("api") or (record["uri"] if record.get("uri") in KNOWN_APIS else "other")
+                m.signatures.labels(record["app_id"], record["key_env"], api).inc()
+        if error is not None:
+            raise error
 
 
 def item_error(error: PaysigError) -> pb.ItemError:

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from . import metrics
 from .config import Config, ConfigError, load_config
 from .grpc_server import PaysigServer, create_server
 
@@ -62,9 +63,13 @@ def reload_config(server: PaysigServer, config_path: str) -> bool:
         config = load_config(config_path).per_worker(server.workers)
         server.reload(config)
     except ConfigError as e:
-        log.error("reload failed", extra={"fields": {"error": str(e), "kept_generation": server.generation}})
+        metrics.get().reload_result(False)
+        log.error("reload rejected", extra={"fields": {"pid": os.getpid(), "error": str(e),
+                                                       "kept_generation": server.generation}})
         return False
-    log.info("reloaded", extra={"fields": {"generation": server.generation, "apps": sorted(config.apps)}})
+    metrics.get().reload_result(True)
+    log.info("reloaded", extra={"fields": {"pid": os.getpid(), "generation": server.generation,
+                                           "apps": sorted(config.apps)}})
     return True
 
 
@@ -139,6 +144,7 @@ class Supervisor:
                 if not done:
                     continue
                 del self.pids[pid]
+                metrics.worker_exited(pid)
                 log.error("worker exited", extra={"fields": {"worker": index, "pid": pid,
                                                              "status": describe_status(status)}})
                 time.sleep(RESTART_BACKOFF_SECONDS)

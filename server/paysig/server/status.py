@@ -10,7 +10,7 @@ from grpc_status import rpc_status
 from .errors import ERROR_DOMAIN, PaysigError
 
 
-def to_grpc_status(error: PaysigError) -> grpc.Status:
+def to_grpc_status(error: PaysigError, request_id: str = "") -> grpc.Status:
     details = []
     if error.violations:
         bad_request = error_details_pb2.BadRequest(
@@ -30,7 +30,15 @@ def to_grpc_status(error: PaysigError) -> grpc.Status:
     status = status_pb2.Status(
         code=code_pb2.Code.Value(error.code.value), message=error.message, details=details
     )
-    return rpc_status.to_status(status)
+    result = rpc_status.to_status(status)
+    if not request_id:
+        return result
+    return _Status(result.code, result.details, tuple(result.trailing_metadata) + (("x-request-id", request_id),))
+
+
+class _Status(grpc.Status):
+    def __init__(self, code, details, trailing_metadata):
+        self.code, self.details, self.trailing_metadata = code, details, trailing_metadata
 
 
 def _pack(message) -> any_pb2.Any:

@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""`make bench`: paysig's throughput and latency against reference points
+measured in the same run, on loopback, each scenario for a fixed duration.
+
+- paysig: `paysig serve --workers 2` with audit lines written to a file.
+- transport floor: bench/floor_server.py, 2 grpcio processes whose SignOrder
+  only computes one HMAC. paysig is reported as a fraction of it.
+- in-process ceilings: signing in a loop on one core, no network: paysig's
+  own pipeline in Python, and a Go loop doing the same HMACs (bench/ceiling).
+
+Load generators: ghz (pinned in the Makefile) for every scenario, and h2load
+(nghttp2, a C HTTP/2 client that costs the 2-core machine far less CPU) for
+the unary comparison with the floor.
+
+Writes the table to stdout, bench/out/results.json and
+docs/bench-throughput.png. The soak (`--soak N`) sends N calls and samples
+each worker's RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+PROTO = ["--proto", str(REPO / "proto/paysig/v1/signer.proto"), "--import-paths", str(REPO / "proto")]
+TICKS = os.sysconf("SC_CLK_TCK")
+SESSION_KEY = "9hAb/NEYUlkaMBEsmFgzig=="
+CONFIG = """
+[[apps]]
+app_id = "bench"
+kind = "minigame"
+offer_id = "1450000001"
+[apps.keys]
+production = {{ value = "bench-production-key" }}
+[audit]
+path = "{audit}"
+"""
+
+
+def order(i: int = 1) -> dict:
+    return {"app_id": "bench", "env": "ENV_PRODUCTION", "api": "PAYMENT_API_GAME_ITEM", "session_key": SESSION_KEY,
+            "order": {"product_id": "sword", "goods_price": 600, "buy_quantity": 1, "out_trade_no": f"bench-{i:06d}"}}
+
+
+SCENARIOS = {  # name: (call, data, items per call)
+    "SignOrder": ("SignOrder", order(), 1),
+    "BatchSignOrders x100": ("BatchSignOrders", {"requests": [order(i) for i in range(100)]}, 100),
+    "SignApiCall": ("SignApiCall", {"app_id": "bench", "env": "ENV_PRODUCTION", "uri": "/wxa/game/getbalance",
+                                    "body": '{"openid":"o1","env":0,"ts":1668136271,"zone_id":"1"}',
+                                    "session_key": SESSION_KEY}, 1),
+    "VerifySignature": ("VerifySignature", {"app_id": "bench", "scheme": "SIGNATURE_SCHEME_USER_SIGNATURE",
+                                            "payload": '{"foo":"bar"}', "session_key": "o0q0otL8aEzpcZL/FT9WsQ==",
+                                            "signature": "654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b"},
+                        1),
+}
+
+
+class Workers:
+    """A server whose worker pids we know, for CPU and RSS readings."""
+
+    def __init__(self, command: list[str], pids_from):
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.pids = pids_from(self.proc)
+
+    def cpu_ticks(self) -> dict[int, int]:
+        out = {}
+        for pid in self.pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[pid] = int(fields[11]) + int(fields[12])
+        return out
+
+    def memory(self, key: str) -> dict[int, int]:
+        out = {}
+        for pid in self.pids:
+            match = re.search(rf"^{key}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
+            out[pid] = int(match.group(1)) * 1024
+        return out
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(30)
+
+
+def paysig_server(config: Path, port: int) -> Workers:
+    def pids(proc):
+        serving = json.loads(proc.stderr.readline())
+        return serving["pids"]
+
+    return Workers([sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen",
+                    f"127.0.0.1:{port}", "--workers", "2"], pids)
+
+
+def floor_server(port: int) -> Workers:
+    return Workers([sys.executable, str(REPO / "bench" / "floor_server.py"), "--listen", f"127.0.0.1:{port}",
+                    "--workers", "2"], lambda proc: [int(p) for p in proc.stdout.readline().split()])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measured(server: Workers, seconds: float, run) -> dict:
+    """Runs a load and adds the workers' CPU (percent of one core, each) and peak RSS."""
+    before = server.cpu_ticks()
+    started = time.monotonic()
+    result = run()
+    elapsed = time.monotonic() - started
+    after = server.cpu_ticks()
+    result["server_cpu_percent"] = [round(100 * (after[p] - before[p]) / TICKS / elapsed) for p in server.pids]
+    result["peak_rss_mib"] = [round(v / 2**20, 1) for v in server.memory("VmHWM").values()]
+    return result
+
+
+def ghz(ghz_bin: str, port: int, call: str, data: dict, concurrency: int, connections: int, seconds: float,
+        items: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(data, f)
+    out = subprocess.run([ghz_bin, "--insecure", *PROTO, "--call", f"paysig.v1.SignerService.{call}",
+                          "--data-file", f.name, "-c", str(concurrency), "--connections", str(connections),
+                          "-z", f"{seconds}s", "--format", "json", f"127.0.0.1:{port}"],
+                         capture_output=True, text=True, timeout=seconds + 120)
+    os.unlink(f.name)
+    report = json.loads(out.stdout)
+    latency = {int(d["percentage"]): d["latency"] / 1e6 for d in report.get("latencyDistribution") or []}
+    ok = report.get("statusCodeDistribution", {}).get("OK", 0)
+    # ghz closes its connections when the duration ends; the calls in flight
+    # then fail on its side with this message. They are not server errors.
+    cut = sum(n for message, n in (report.get("errorDistribution") or {}).items()
+              if "use of closed network connection" in message)
+    return {"generator": "ghz", "concurrency": concurrency, "connections": connections,
+            "calls_per_s": round(report["rps"]), "signatures_per_s": round(report["rps"] * items),
+            "p50_ms": round(latency.get(50, 0), 2), "p99_ms": round(latency.get(99, 0), 2),
+            "errors": report["count"] - ok - cut, "cut_at_end": cut}
+
+
+def h2load(port: int, data: bytes, concurrency: int, connections: int, seconds: float) -> dict:
+    with tempfile.NamedTemporaryFile("wb", delete=False) as f:
+        f.write(data)
+    out = subprocess.run(["h2load", "-D", str(int(seconds)), "-c", str(connections), "-m",
+                          str(max(1, concurrency // connections)), "-t", "1", "-d", f.name,
+                          "-H", "content-type: application/grpc", "-H", "te: trailers",
+                          f"http://127.0.0.1:{port}/paysig.v1.SignerService/SignOrder"],
+                         capture_output=True, text=True, timeout=seconds + 120)
+    os.unlink(f.name)
+    rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out.stdout).group(1))
+    failed = int(re.search(r"(\d+) failed", out.stdout).group(1))
+    return {"generator": "h2load", "concurrency": concurrency, "connections": connections,
+            "calls_per_s": round(rps), "signatures_per_s": round(rps), "errors": failed}
+
+
+def grpc_frame(data: dict) -> bytes:
+    from google.protobuf import json_format
+
+    from paysig.v1 import signer_pb2
+
+    body = json_format.ParseDict(data, signer_pb2.SignOrderRequest()).SerializeToString()
+    return b"\0" + struct.pack(">I", len(body)) + body
+
+
+def python_ceiling(seconds: float) -> float:
+    """paysig's whole per-call pipeline (validation, signing, audit line) on one core."""
+    from google.protobuf import json_format
+
+    from paysig.server.audit import AuditLog, AuditSettings
+    from paysig.server.config import parse_config
+    from paysig.server.ops.sign_order import sign_order
+    from paysig.server.pipeline import Pipeline
+    from paysig.server.ratelimit import RateLimiter
+    from paysig.server.state import ConfigHolder
+    from paysig.v1 import signer_pb2
+
+    import tomllib
+
+    config = parse_config(tomllib.loads(CONFIG.format(audit="/dev/null")), source="bench", base_dir=REPO)
+    pipeline = Pipeline(ConfigHolder(config), AuditLog(config.audit), RateLimiter())
+    request = json_format.ParseDict(order(), signer_pb2.SignOrderRequest())
+
+    class Context:
+        @staticmethod
+        def peer() -> str:
+            return "ipv4:127.0.0.1:1"
+
+    context = Context()
+    n = max(1000, int(seconds * 5000))
+    took = timeit.timeit(lambda: pipeline.run("SignOrder", sign_order, request, context), number=n)
+    return n / took
+
+
+def go_ceiling(seconds: float) -> float:
+    out = subprocess.run(["go", "run", str(REPO / "bench" / "ceiling" / "main.go"), str(seconds)],
+                         capture_output=True, text=True, timeout=600, env={**os.environ, "GOWORK": "off"},
+                         cwd=REPO / "bench", check=True)
+    return float(out.stdout.strip())
+
+
+def table(rows: list[dict]) -> str:
+    head = f"{'scenario':34} {'gen':6} {'conc':>4} {'conn':>4} {'calls/s':>8} {'sigs/s':>8} {'p50 ms':>7} " \
+           f"{'p99 ms':>7} {'errors':>6} {'server CPU %/worker':>20} {'peak RSS MiB/worker':>20}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['scenario']:34} {r['generator']:6} {r['concurrency']:>4} {r['connections']:>4} "
+                     f"{r['calls_per_s']:>8} {r['signatures_per_s']:>8} {r.get('p50_ms', '-'):>7} "
+                     f"{r.get('p99_ms', '-'):>7} {r['errors']:>6} "
+                     f"{'/'.join(map(str, r.get('server_cpu_percent', []))):>20} "
+                     f"{'/'.join(map(str, r.get('peak_rss_mib', []))):>20}")
+    return "\n".join(lines)
+
+
+def chart(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, key in (("paysig SignOrder", "sweep paysig"), ("transport floor", "sweep floor")):
+        points = sorted((r["concurrency"], r["calls_per_s"]) for r in rows if r["scenario"] == key)
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("concurrent calls (ghz, up to 8 connections)")
+    ax.set_ylabel("calls/s")
+    ax.set_title("Unary throughput, 2 worker processes, 2-core machine")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def soak(ghz_bin: str, calls: int) -> int:
+    """Sends ``calls`` SignOrder calls with h2load and samples every worker's RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.toml"
+        config.write_text(CONFIG.format(audit="/dev/null"))
+        port = free_port()
+        server = paysig_server(config, port)
+        try:
+            with tempfile.NamedTemporaryFile("wb", delete=False) as f:
+                f.write(grpc_frame(order()))
+            load = subprocess.Popen(["h2load", "-n", str(calls), "-c", "8", "-m", "8", "-t", "1", "-d", f.name,
+                                     "-H", "content-type: application/grpc", "-H", "te: trailers",
+                                     f"http://127.0.0.1:{port}/paysig.v1.SignerService/SignOrder"],
+                                    stdout=subprocess.PIPE, text=True)
+            samples = []
+            started = time.monotonic()
+            while load.poll() is None:
+                time.sleep(5)
+                samples.append((round(time.monotonic() - started), server.memory("VmRSS")))
+            out = load.stdout.read()
+            os.unlink(f.name)
+        finally:
+            server.stop()
+    print(out.strip().splitlines()[-6] if out else "")
+    print(f"{'seconds':>8} " + " ".join(f"{'RSS MiB pid ' + str(p):>16}" for p in samples[0][1]))
+    for t, rss in samples:
+        print(f"{t:>8} " + " ".join(f"{v / 2**20:>16.1f}" for v in rss.values()))
+    # Growth after warm-up (the first 20% of samples) to the end, per worker.
+    warm = samples[max(0, len(samples) // 5)][1]
+    growth = {p: samples[-1][1][p] - warm[p] for p in warm}
+    print("growth after warm-up MiB:", {p: round(g / 2**20, 1) for p, g in growth.items()})
+    done = int(re.search(r"(\d+) succeeded", out).group(1))
+    print(f"{done} calls succeeded")
+    return 0 if done == calls and all(g < 8 * 2**20 for g in growth.values()) else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 5)))
+    parser.add_argument("--ghz", default=str(REPO / ".tools" / "bin" / "ghz"))
+    parser.add_argument("--soak", type=int, metavar="CALLS", help="run the memory soak instead")
+    args = parser.parse_args()
+    for tool in (args.ghz, "h2load"):
+        if not shutil.which(tool):
+            print(f"bench: {tool} not found (make bench installs it)", file=sys.stderr)
+            return 2
+    if args.soak:
+        return soak(args.ghz, args.soak)
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    s = args.seconds
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.toml"
+        config.write_text(CONFIG.format(audit=Path(tmp) / "audit.log"))
+        paysig_port, floor_port = free_port(), free_port()
+        paysig, floor = paysig_server(config, paysig_port), floor_server(floor_port)
+        try:
+            frame = grpc_frame(order())
+            for name, (call, data, items) in SCENARIOS.items():
+                for concurrency, connections in ([(1, 1), (64, 8)] if call == "SignOrder" else
+                                                 [(8, 8)] if items > 1 else [(64, 8)]):
+                    row = measured(paysig, s, lambda: ghz(args.ghz, paysig_port, call, data, concurrency,
+                                                          connections, s, items))
+                    rows.append({"scenario": f"paysig {name}", **row})
+            rows.append({"scenario": "floor SignOrder (HMAC only)",
+                         **measured(floor, s, lambda: ghz(args.ghz, floor_port, "SignOrder", order(), 64, 8, s, 1))})
+            rows.append({"scenario": "paysig SignOrder", **measured(paysig, s, lambda: h2load(paysig_port, frame, 64,
+                                                                                               8, s))})
+            rows.append({"scenario": "floor SignOrder (HMAC only)",
+                         **measured(floor, s, lambda: h2load(floor_port, frame, 64, 8, s))})
+            for concurrency in (1, 4, 16, 64):
+                connections = min(concurrency, 8)
+                for key, server, port in (("sweep paysig", paysig, paysig_port), ("sweep floor", floor, floor_port)):
+                    rows.append({"scenario": key, **measured(server, s / 2, lambda: ghz(
+                        args.ghz, port, "SignOrder", order(), concurrency, connections, s / 2, 1))})
+            audited = sum(1 for _ in (Path(tmp) / "audit.log").open())
+        finally:
+            paysig.stop()
+            floor.stop()
+
+    ceilings = {"python_pipeline_per_core": round(python_ceiling(s)), "go_hmac_per_core": round(go_ceiling(s))}
+    main_rows = [r for r in rows if not r["scenario"].startswith("sweep")]
+    ratio = {}
+    for gen in ("ghz", "h2load"):
+        paysig_rps = next(r["calls_per_s"] for r in main_rows
+                          if r["scenario"] == "paysig SignOrder" and r["generator"] == gen and r["concurrency"] == 64)
+        floor_rps = next(r["calls_per_s"] for r in main_rows
+                         if r["scenario"].startswith("floor") and r["generator"] == gen)
+        ratio[gen] = round(paysig_rps / floor_rps, 2)
+    results = {"seconds_per_scenario": s, "machine": {"cpus": os.cpu_count()}, "rows": rows,
+               "ceilings_signatures_per_s": ceilings, "paysig_over_floor_c64": ratio, "audit_lines": audited}
+    (OUT / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    print(table(main_rows))
+    print(f"\nin-process ceilings (one core, no network): paysig pipeline in Python "
+          f"{ceilings['python_pipeline_per_core']}/s, the same HMACs in Go {ceilings['go_hmac_per_core']}/s")
+    print(f"paysig unary SignOrder / transport floor at concurrency 64: {ratio['ghz']} with ghz, "
+          f"{ratio['h2load']} with h2load")
+    print(f"audit lines written by paysig: {audited}")
+    try:
+        chart(rows, REPO / "docs" / "bench-throughput.png")
+        print("chart: docs/bench-throughput.png; JSON: bench/out/results.json")
+    except ImportError:
+        print("chart skipped: matplotlib is not installed (make bench installs it)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
