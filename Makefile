@@ -122,7 +122,18 @@ lint: $(BUF) ## buf lint (STANDARD + COMMENTS) on proto/; gofmt and go vet on cl
 	cd clients/go && go vet ./...
 
 .PHONY: test
-test: venv tools checkgenerate lint test-cpp test-python test-go ## Run every test (what CI runs).
+test: venv tools checkgenerate lint test-cpp test-python test-go fuzz-quick ## Run every test (what CI runs).
+
+FUZZ_SECONDS ?= 300
+
+.PHONY: fuzz-quick
+fuzz-quick: venv ## 10 s of coverage-guided fuzzing of validation and signData (part of make test).
+	$(PY) fuzz/fuzz_signing.py -max_total_time=10 -print_final_stats=1 2>&1 | tail -4
+
+.PHONY: fuzz
+fuzz: venv ## Coverage-guided fuzzing for FUZZ_SECONDS (default 300), corpus in build/fuzz-corpus.
+	@mkdir -p build/fuzz-corpus
+	$(PY) fuzz/fuzz_signing.py build/fuzz-corpus -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
 
 .PHONY: test-python
 test-python: venv $(GRPCURL) cpp-deps ## Python tests (server, Python client, conformance, matrix, grpcurl).

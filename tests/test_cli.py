@@ -88,3 +88,12 @@ def test_bad_config_fails_at_start_naming_file_app_and_field(tmp_path):
                              "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert f"config error: {bad}: apps[0] (g): offer_id: required" in result.stderr
+
+
+def test_health_command(server):
+    ok = subprocess.run([sys.executable, "-m", "paysig", "health", server.address], capture_output=True, text=True,
+                        timeout=30)
+    assert (ok.returncode, ok.stdout.strip()) == (0, "SERVING")
+    down = subprocess.run([sys.executable, "-m", "paysig", "health", "127.0.0.1:1", "--timeout", "1"],
+                          capture_output=True, text=True, timeout=30)
+    assert down.returncode == 1 and "UNAVAILABLE" in down.stderr

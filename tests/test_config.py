@@ -105,3 +105,25 @@ def test_key_file_readable_by_others_is_refused(tmp_path, mode):
     path = write(tmp_path, HEADER + '[apps.keys]\nproduction = { file = "prod.key" }\n')
     message = load_error(path)
     assert f"keys.production: file: {key} is accessible by group or others (mode {mode:04o}); run: chmod 600" in message
+
+
+def test_root_owned_group_readable_key_is_accepted_for_a_non_root_server(tmp_path, monkeypatch):
+    """Kubernetes secret volumes with fsGroup: owned by root, mode 0440."""
+    key = tmp_path / "prod.key"
+    key.write_text("platform-key")
+    key.chmod(0o440)
+    path = write(tmp_path, HEADER + '[apps.keys]\nproduction = { file = "prod.key" }\n')
+    real_stat = os.stat
+
+    def root_owned(p, *args, **kwargs):
+        r = real_stat(p, *args, **kwargs)
+        if str(p) != str(key):
+            return r
+        return os.stat_result((r.st_mode, r.st_ino, r.st_dev, r.st_nlink, 0, 0, r.st_size,
+                               int(r.st_atime), int(r.st_mtime), int(r.st_ctime)))
+
+    monkeypatch.setattr(os, "stat", root_owned)
+    monkeypatch.setattr(os, "geteuid", lambda: 10001)
+    assert load_config(path).apps["g1"].key_ring(Env.PRODUCTION).primary.secret.reveal() == b"platform-key"
+    key.chmod(0o460)
+    assert "is accessible by group or others" in load_error(path)

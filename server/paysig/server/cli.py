@@ -59,8 +59,29 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--app-id", help="only this app")
     audit.set_defaults(run=audit_command)
 
+    health = commands.add_parser("health", help="exit 0 when the server at ADDRESS reports SERVING (for probes)")
+    health.add_argument("address", nargs="?", default=DEFAULT_LISTEN)
+    health.add_argument("--service", default="paysig.v1.SignerService")
+    health.add_argument("--timeout", type=float, default=3.0)
+    health.set_defaults(run=health_command)
+
     args = parser.parse_args(argv)
     return args.run(args)
+
+
+def health_command(args: argparse.Namespace) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    try:
+        with grpc.insecure_channel(args.address) as channel:
+            status = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout).status
+    except grpc.RpcError as e:
+        print(f"paysig health: {e.code().name}", file=sys.stderr)
+        return 1
+    print(health_pb2.HealthCheckResponse.ServingStatus.Name(status))
+    return 0 if status == health_pb2.HealthCheckResponse.SERVING else 1
 
 
 def token_command(args: argparse.Namespace) -> int:

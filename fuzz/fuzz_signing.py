@@ -1,0 +1,77 @@
+"""Coverage-guided fuzz target (atheris) for paysig's validation and signData
+code: requests built from the fuzzer's bytes go through the three operations
+directly. Any exception other than PaysigError is a crash, and so is a
+signData that breaks a rule.
+
+    python fuzz/fuzz_signing.py -max_total_time=60      (make fuzz)
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports():
+    from paysig.server.config import load_config
+    from paysig.server.errors import PaysigError
+    from paysig.server.ops.sign_api_call import sign_api_call
+    from paysig.server.ops.sign_order import sign_order
+    from paysig.server.ops.verify_signature import verify_signature
+    from paysig.v1 import signer_pb2 as pb
+
+CONFIG = load_config(Path(__file__).resolve().parent.parent / "tests" / "conformance" / "config.toml")
+APPS = ["mg", "mp", "sa", "mg-prod-only", "nope", ""]
+OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,32}")
+
+
+def text(fdp: atheris.FuzzedDataProvider) -> str:
+    return fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 80))
+
+
+def number(fdp: atheris.FuzzedDataProvider) -> int:
+    return fdp.ConsumeIntInRange(-2**63, 2**63 - 1) if fdp.ConsumeBool() else fdp.ConsumeIntInRange(-2, 1000)
+
+
+def check_sign_data(sign_data: str) -> None:
+    data = json.loads(sign_data)
+    assert OUT_TRADE_NO.fullmatch(data["outTradeNo"]) and data["outTradeNo"][0] != "_", sign_data
+    assert 1 <= data["buyQuantity"] <= 2**53 - 1, sign_data
+    assert 1 <= data.get("goodsPrice", 1) <= 2**53 - 1, sign_data
+    assert data.get("activitySellingPrice", 0) <= data.get("goodsPrice", 2**53), sign_data
+
+
+def test_one_input(data: bytes) -> None:
+    fdp = atheris.FuzzedDataProvider(data)
+    choice = fdp.ConsumeIntInRange(0, 2)
+    app_id = APPS[fdp.ConsumeIntInRange(0, len(APPS) - 1)]
+    try:
+        if choice == 0:
+            order = pb.Order(product_id=text(fdp), goods_price=number(fdp), buy_quantity=number(fdp),
+                             out_trade_no=text(fdp), attach=text(fdp), currency_type=text(fdp), platform=text(fdp),
+                             zone_id=text(fdp))
+            if fdp.ConsumeBool():
+                order.activity_selling_price = number(fdp)
+            request = pb.SignOrderRequest(app_id=app_id, env=fdp.ConsumeIntInRange(0, 3),
+                                          api=fdp.ConsumeIntInRange(0, 3), mode=fdp.ConsumeIntInRange(0, 3),
+                                          order=order, session_key=text(fdp))
+            check_sign_data(sign_order(CONFIG, request).sign_data)
+        elif choice == 1:
+            sign_api_call(CONFIG, pb.SignApiCallRequest(app_id=app_id, env=fdp.ConsumeIntInRange(0, 3),
+                                                        uri=text(fdp), body=text(fdp), session_key=text(fdp)))
+        else:
+            verify_signature(CONFIG, pb.VerifySignatureRequest(
+                app_id=app_id, env=fdp.ConsumeIntInRange(0, 3), scheme=fdp.ConsumeIntInRange(0, 4),
+                method=text(fdp), payload=text(fdp), signature=text(fdp), session_key=text(fdp)))
+    except PaysigError:
+        pass
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
