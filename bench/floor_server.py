@@ -12,7 +12,6 @@ import hmac
 import os
 import signal
 import sys
-import time
 from concurrent import futures
 
 

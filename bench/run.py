@@ -178,7 +178,7 @@ def python_ceiling(seconds: float) -> float:
     """paysig's whole per-call pipeline (validation, signing, audit line) on one core."""
     from google.protobuf import json_format
 
-    from paysig.server.audit import AuditLog, AuditSettings
+    from paysig.server.audit import AuditLog
     from paysig.server.config import parse_config
     from paysig.server.ops.sign_order import sign_order
     from paysig.server.pipeline import Pipeline

@@ -5,7 +5,6 @@ server keeps serving everybody else."""
 import json
 import re
 import socket
-import string
 import time
 
 import grpc

@@ -8,7 +8,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from paysig.server import Config, load_config
+from paysig.server import Config
 from paysig.server.config import parse_config
 from paysig.v1 import signer_pb2 as pb
 from support import error_details, openssl_hmac, running_server, signer_stub

@@ -1,7 +1,6 @@
 """WeChat's published vectors, checked on the primitive and kept in sync with shared/."""
 
 import json
-from pathlib import Path
 
 import pytest
 

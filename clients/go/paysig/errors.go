@@ -37,6 +37,7 @@ type Error struct {
 	Violations []FieldViolation
 }
 
+// Error formats the code, the reason (when paysig gave one) and the message.
 func (e *Error) Error() string {
 	if e.Reason != "" {
 		return fmt.Sprintf("paysig: %s (%s): %s", e.Code, e.Reason, e.Message)
