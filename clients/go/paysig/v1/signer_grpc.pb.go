@@ -53,7 +53,18 @@ const (
 //	NOT_FOUND           app_id names no configured app (reason APP_NOT_FOUND);
 //	FAILED_PRECONDITION the app has no key for the env (KEY_NOT_CONFIGURED) or
 //	                    the api does not fit the app's kind
-//	                    (API_NOT_SUPPORTED_FOR_APP_KIND).
+//	                    (API_NOT_SUPPORTED_FOR_APP_KIND);
+//	UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
+//	                    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+//	PERMISSION_DENIED   the caller may not use the app or the RPC
+//	                    (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
+//	RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
+//	                    google.rpc.RetryInfo), or a request over 2 MiB;
+//	UNAVAILABLE         the audit line could not be written, so nothing was
+//	                    signed (AUDIT_UNAVAILABLE); safe to retry.
+//
+// Every answer carries an "x-request-id" trailing metadata entry, also found
+// in the call's audit line.
 type SignerServiceClient interface {
 	// Builds the signData JSON string for a client payment call
 	// (wx.requestMidasPaymentGameItem or wx.requestVirtualPayment) from typed
@@ -147,7 +158,18 @@ func (c *signerServiceClient) BatchSignApiCalls(ctx context.Context, in *BatchSi
 //	NOT_FOUND           app_id names no configured app (reason APP_NOT_FOUND);
 //	FAILED_PRECONDITION the app has no key for the env (KEY_NOT_CONFIGURED) or
 //	                    the api does not fit the app's kind
-//	                    (API_NOT_SUPPORTED_FOR_APP_KIND).
+//	                    (API_NOT_SUPPORTED_FOR_APP_KIND);
+//	UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
+//	                    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+//	PERMISSION_DENIED   the caller may not use the app or the RPC
+//	                    (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
+//	RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
+//	                    google.rpc.RetryInfo), or a request over 2 MiB;
+//	UNAVAILABLE         the audit line could not be written, so nothing was
+//	                    signed (AUDIT_UNAVAILABLE); safe to retry.
+//
+// Every answer carries an "x-request-id" trailing metadata entry, also found
+// in the call's audit line.
 type SignerServiceServer interface {
 	// Builds the signData JSON string for a client payment call
 	// (wx.requestMidasPaymentGameItem or wx.requestVirtualPayment) from typed

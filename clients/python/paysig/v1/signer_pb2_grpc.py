@@ -33,7 +33,17 @@ class SignerServiceStub:
     NOT_FOUND           app_id names no configured app (reason APP_NOT_FOUND);
     FAILED_PRECONDITION the app has no key for the env (KEY_NOT_CONFIGURED) or
     the api does not fit the app's kind
-    (API_NOT_SUPPORTED_FOR_APP_KIND).
+    (API_NOT_SUPPORTED_FOR_APP_KIND);
+    UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
+    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+    PERMISSION_DENIED   the caller may not use the app or the RPC
+    (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
+    RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
+    google.rpc.RetryInfo), or a request over 2 MiB;
+    UNAVAILABLE         the audit line could not be written, so nothing was
+    signed (AUDIT_UNAVAILABLE); safe to retry.
+    Every answer carries an "x-request-id" trailing metadata entry, also found
+    in the call's audit line.
     """
 
     def __init__(self, channel):
@@ -77,7 +87,17 @@ class SignerServiceServicer:
     NOT_FOUND           app_id names no configured app (reason APP_NOT_FOUND);
     FAILED_PRECONDITION the app has no key for the env (KEY_NOT_CONFIGURED) or
     the api does not fit the app's kind
-    (API_NOT_SUPPORTED_FOR_APP_KIND).
+    (API_NOT_SUPPORTED_FOR_APP_KIND);
+    UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
+    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+    PERMISSION_DENIED   the caller may not use the app or the RPC
+    (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
+    RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
+    google.rpc.RetryInfo), or a request over 2 MiB;
+    UNAVAILABLE         the audit line could not be written, so nothing was
+    signed (AUDIT_UNAVAILABLE); safe to retry.
+    Every answer carries an "x-request-id" trailing metadata entry, also found
+    in the call's audit line.
     """
 
     def SignOrder(self, request, context):
@@ -169,7 +189,17 @@ class SignerService:
     NOT_FOUND           app_id names no configured app (reason APP_NOT_FOUND);
     FAILED_PRECONDITION the app has no key for the env (KEY_NOT_CONFIGURED) or
     the api does not fit the app's kind
-    (API_NOT_SUPPORTED_FOR_APP_KIND).
+    (API_NOT_SUPPORTED_FOR_APP_KIND);
+    UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
+    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+    PERMISSION_DENIED   the caller may not use the app or the RPC
+    (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
+    RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
+    google.rpc.RetryInfo), or a request over 2 MiB;
+    UNAVAILABLE         the audit line could not be written, so nothing was
+    signed (AUDIT_UNAVAILABLE); safe to retry.
+    Every answer carries an "x-request-id" trailing metadata entry, also found
+    in the call's audit line.
     """
 
     @staticmethod
