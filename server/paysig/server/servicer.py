@@ -61,13 +61,16 @@ def generic_handler(servicer: "SignerServicer") -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
-def _rpc(name: str, operation: Callable):
+def _handler(name: str, run: Callable[[Pipeline, Any, grpc.ServicerContext, str], Any]):
+    """A grpc method: request id, undecodable requests, ``run`` through the
+    pipeline, domain errors to rich statuses, and nothing of a bug leaked."""
+
     def handler(self: "SignerServicer", request, context: grpc.ServicerContext):
         request_id = new_request_id()
         if isinstance(request, Undecodable):
             context.abort_with_status(to_grpc_status(request.error(), request_id))
         try:
-            response = self._pipeline.run(name, operation, request, context, request_id)
+            response = run(self._pipeline, request, context, request_id)
             context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
             return response
         except PaysigError as error:
@@ -78,26 +81,17 @@ def _rpc(name: str, operation: Callable):
 
     handler.__name__ = name
     return handler
+
+
+def _rpc(name: str, operation: Callable):
+    return _handler(name, lambda pipeline, request, context, request_id:
+                    pipeline.run(name, operation, request, context, request_id))
 
 
 def _batch(name: str, item_rpc: str, operation: Callable, response_type: type, result_type: type):
-    def handler(self: "SignerServicer", request, context: grpc.ServicerContext):
-        request_id = new_request_id()
-        if isinstance(request, Undecodable):
-            context.abort_with_status(to_grpc_status(request.error(), request_id))
-        try:
-            response = self._pipeline.run_batch(name, item_rpc, operation, request, response_type, result_type,
-                                                context, request_id)
-            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
-            return response
-        except PaysigError as error:
-            context.abort_with_status(to_grpc_status(error, request_id))
-        except Exception as error:  # noqa: BLE001 - never leak a trace or data to the caller
-            log.error("internal error", extra={"fields": {"rpc": name, "error": type(error).__name__}})
-            context.abort(grpc.StatusCode.INTERNAL, "internal error")
-
-    handler.__name__ = name
-    return handler
+    return _handler(name, lambda pipeline, request, context, request_id:
+                    pipeline.run_batch(name, item_rpc, operation, request, response_type, result_type, context,
+                                       request_id))
 
 
 class SignerServicer(signer_pb2_grpc.SignerServiceServicer):
