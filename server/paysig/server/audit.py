@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import threading
 import time
@@ -27,6 +26,7 @@ from paysig.v1 import signer_pb2 as pb
 
 from .config_errors import ConfigError, reject_unknown
 from .errors import Code, PaysigError
+from .signdata import COMPACT_JSON
 
 MAX_FIELD_CHARS = 128  # bounds what an invalid request can put in a line
 
@@ -77,7 +77,7 @@ class AuditLog:
 
     def write(self, entries: list[dict[str, Any]]) -> bool:
         """Writes the lines (one write(2) in the common case); False when that failed."""
-        data = "".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in entries).encode()
+        data = "".join(COMPACT_JSON.encode(e) + "\n" for e in entries).encode()
         with self._lock:
             try:
                 while data:

@@ -42,6 +42,16 @@ class Metrics:
                                     multiprocess_mode="min")
         self.reloads = Counter("paysig_config_reloads", "Reload attempts by result.", ["result"])
         self.reload_success.set(1)
+        self._children: dict[tuple, object] = {}
+
+    def child(self, metric, *labels: str):
+        """metric.labels(*labels), cached: labels() locks and validates on every call.
+        Label sets are bounded by the config (apps, RPCs, codes, known APIs)."""
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def publish_config(self, config, generation: int) -> None:
         self.generation.set(generation)

@@ -114,17 +114,17 @@ class Pipeline:
                 error = audit_unavailable()
                 records = []
         m = self._metrics
-        m.calls.labels(rpc, error.code.value if error else "OK").inc()
-        m.latency.labels(rpc).observe(time.perf_counter() - started)
+        m.child(m.calls, rpc, error.code.value if error else "OK").inc()
+        m.child(m.latency, rpc).observe(time.perf_counter() - started)
         for record in records:
             if record["code"] != "OK":
                 continue
             if "valid" in record:
-                m.verifications.labels(record["app_id"], record["scheme"],
-                                       "valid" if record["valid"] else "invalid").inc()
+                m.child(m.verifications, record["app_id"], record["scheme"],
+                        "valid" if record["valid"] else "invalid").inc()
             else:
                 api = record.get("api") or (record["uri"] if record.get("uri") in KNOWN_APIS else "other")
-                m.signatures.labels(record["app_id"], record["key_env"], api).inc()
+                m.child(m.signatures, record["app_id"], record["key_env"], api).inc()
         if error is not None:
             raise error
 

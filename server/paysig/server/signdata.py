@@ -46,8 +46,12 @@ class VirtualPaymentOrder:
     attach: str
 
 
+# Compact, non-ASCII kept as UTF-8; built once (json.dumps with options builds an encoder per call).
+COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dump(fields: list[tuple[str, Any]]) -> str:
-    return json.dumps(dict((k, v) for k, v in fields if v is not None), ensure_ascii=False, separators=(",", ":"))
+    return COMPACT_JSON.encode({k: v for k, v in fields if v is not None})
 
 
 def game_item_sign_data(o: GameItemOrder) -> str:

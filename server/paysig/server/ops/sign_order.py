@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from paysig.v1 import signer_pb2 as pb
 
@@ -11,7 +10,8 @@ from ..config import App, AppKind, Config
 from ..errors import Code, PaysigError, Rule, Violations, key_not_configured
 from ..keys import Env
 from ..mac import compute_mac
-from ..signdata import GameItemOrder, VirtualPaymentOrder, game_item_sign_data, virtual_payment_sign_data
+from ..signdata import (COMPACT_JSON, GameItemOrder, VirtualPaymentOrder, game_item_sign_data,
+                        virtual_payment_sign_data)
 from .common import ENV_TO_PROTO, lookup_app, request_env, require_ring
 
 REQUEST = "SignOrderRequest"
@@ -74,7 +74,7 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
         method=method,
         key_version=key.version,
         env=ENV_TO_PROTO[env],
-        client_args_json=json.dumps(args, ensure_ascii=False, separators=(",", ":")),
+        client_args_json=COMPACT_JSON.encode(args),
     )
 
 
