@@ -243,7 +243,7 @@ def chart(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def soak(ghz_bin: str, calls: int) -> int:
+def soak(calls: int) -> int:
     """Sends ``calls`` SignOrder calls with h2load and samples every worker's RSS."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
@@ -285,12 +285,12 @@ def main() -> int:
     parser.add_argument("--ghz", default=str(REPO / ".tools" / "bin" / "ghz"))
     parser.add_argument("--soak", type=int, metavar="CALLS", help="run the memory soak instead")
     args = parser.parse_args()
-    for tool in (args.ghz, "h2load"):
+    for tool in ("h2load",) if args.soak else (args.ghz, "h2load"):
         if not shutil.which(tool):
             print(f"bench: {tool} not found (make bench installs it)", file=sys.stderr)
             return 2
     if args.soak:
-        return soak(args.ghz, args.soak)
+        return soak(args.soak)
 
     OUT.mkdir(parents=True, exist_ok=True)
     s = args.seconds

@@ -66,4 +66,3 @@ def test_workers_option_is_checked(tmp_path):
     result = subprocess.run([sys.executable, "-m", "paysig", "serve", "--config", str(config), "--workers", "0"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "--workers must be at least 1" in result.stderr
-

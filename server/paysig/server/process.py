@@ -91,8 +91,8 @@ def wait_for_stop() -> str:
 
 def run_worker(index: int, workers: int, address: str, config: Config, config_path: str, grace: float,
                allow_unauthenticated_network: bool, ready_fd: int) -> int:
-    # A worker's config is reloaded per worker too (rates divided by ``workers``).
-    """The body of a forked worker: serve until SIGTERM, then drain."""
+    """The body of a forked worker: serve until SIGTERM, then drain. It serves
+    (and reloads) the config with every rate divided by ``workers``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor turns Ctrl-C into SIGTERM
     fields = {"worker": index, "pid": os.getpid()}
     server, _ = create_server(address, config.per_worker(workers),
@@ -114,7 +114,7 @@ class Supervisor:
         self._spawn = spawn  # (index, ready_fd) -> pid of a worker that writes a line to ready_fd when serving
         self.pids: dict[int, int] = {}  # pid -> index
 
-    def _spawn_ready(self, index: int) -> None:
+    def _spawn_ready(self, index: int) -> int:
         ready_r, ready_w = os.pipe()
         pid = self._spawn(index, ready_w)
         os.close(ready_w)
@@ -124,6 +124,7 @@ class Supervisor:
         os.close(ready_r)
         if not line:
             raise RuntimeError(f"worker {index} (pid {pid}) did not start")
+        return pid
 
     def start(self) -> None:
         try:
@@ -149,14 +150,11 @@ class Supervisor:
                                                              "status": describe_status(status)}})
                 time.sleep(RESTART_BACKOFF_SECONDS)
                 try:
-                    self._spawn_ready(index)
+                    new_pid = self._spawn_ready(index)
                 except RuntimeError as e:
                     log.error("worker restart failed", extra={"fields": {"worker": index, "error": str(e)}})
                     continue
-                log.info("worker restarted", extra={"fields": {"worker": index, "pid": self.pid_of(index)}})
-
-    def pid_of(self, index: int) -> int | None:
-        return next((pid for pid, i in self.pids.items() if i == index), None)
+                log.info("worker restarted", extra={"fields": {"worker": index, "pid": new_pid}})
 
     def signal_all(self, signum: int) -> None:
         for pid in self.pids:
