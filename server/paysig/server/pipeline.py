@@ -17,9 +17,11 @@ from paysig.v1 import signer_pb2 as pb
 
 from .access import CallContext, Caller
 from . import metrics
-from .audit import AuditLog, audit_unavailable, entry
+from . import fastpath
+from .audit import AuditLog, audit_unavailable, encoded_head, entry
 from .config import Config
 from .errors import Code, PaysigError, Rule, Violations
+from .fastpath import FastOrders
 from .ratelimit import RateLimiter
 from .state import ConfigHolder
 
@@ -40,19 +42,41 @@ def new_request_id() -> str:
 
 
 class Pipeline:
-    def __init__(self, holder: ConfigHolder, audit_log: AuditLog, limiter: RateLimiter):
+    def __init__(self, holder: ConfigHolder, audit_log: AuditLog, limiter: RateLimiter, fast: bool = True):
         self._holder = holder
         self.audit_log = audit_log
         self._limiter = limiter
         self._metrics = metrics.get()
+        self._use_fast = fast and fastpath.AVAILABLE
+        self._fast: tuple[Config | None, FastOrders | None] = (None, None)
 
-    def run(self, rpc: str, operation: Callable, request: Any, context: CallContext, request_id: str = "") -> Any:
+    def _fast_orders(self, config: Config) -> FastOrders | None:
+        """The fast path of this config generation (built once per generation)."""
+        if not self._use_fast:
+            return None
+        built_for, fast = self._fast
+        if built_for is not config:
+            fast = FastOrders(config)
+            self._fast = (config, fast)
+        return fast
+
+    def run(self, rpc: str, operation: Callable, request: Any, context: CallContext, request_id: str = "",
+            fast: bool = False) -> Any:
+        """The answer to one request: a response message, or, from the fast
+        path (``fast``: the RPC is SignOrder), its serialized bytes."""
         started = time.perf_counter()
         config = self._holder.current
         caller, response, error = None, None, None
         try:
             caller = config.access.authenticate(context)
             self._admit(config, caller, rpc, 1)
+            orders = self._fast_orders(config) if fast else None
+            if orders is not None:
+                results, lines, signed = orders.sign((request,), caller,
+                                                     encoded_head(rpc, caller, context.peer(), request_id), False)
+                if results[0] is not None:
+                    self._finish(rpc, [], None, started, request_id, lines, signed)
+                    return results[0]
             response, error = self._apply(config, caller, rpc, operation, request)
         except PaysigError as e:
             error = e
@@ -61,7 +85,10 @@ class Pipeline:
         return response
 
     def run_batch(self, rpc: str, item_rpc: str, operation: Callable, request: Any, response_type: type,
-                  result_type: type, context: CallContext, request_id: str = "") -> Any:
+                  result_type: type, context: CallContext, request_id: str = "", fast: bool = False) -> Any:
+        """The batch's answer: a response message, or, when the fast path
+        (``fast``: the items are SignOrder requests) signed any item, its
+        serialized bytes."""
         started = time.perf_counter()
         config = self._holder.current
         items = request.requests
@@ -77,13 +104,31 @@ class Pipeline:
         except PaysigError as error:
             self._finish(rpc, [entry(rpc, item_rpc, None, None, error, caller, context.peer(), request_id)], error,
                          started, request_id)
-        results, records, peer = [], [], context.peer()
-        for item in items:
-            response, error = self._apply(config, caller, item_rpc, operation, item)
-            records.append(entry(rpc, item_rpc, item, response, error, caller, peer, request_id))
-            results.append(result_type(response=response) if error is None else result_type(error=item_error(error)))
+        peer = context.peer()
+        orders = self._fast_orders(config) if fast else None
+        if orders is not None:
+            encoded, lines, signed = orders.sign(items, caller, encoded_head(rpc, caller, peer, request_id), True)
+            if lines:
+                records = []
+                for i, done in enumerate(encoded):
+                    if done is None:
+                        result = self._item_result(config, caller, rpc, item_rpc, operation, items[i], result_type,
+                                                   records, peer, request_id).SerializeToString()
+                        encoded[i] = b"\n" + fastpath.varint(len(result)) + result
+                self._finish(rpc, records, None, started, request_id, lines, signed)
+                return b"".join(encoded)
+        records: list[dict[str, Any]] = []
+        results = [self._item_result(config, caller, rpc, item_rpc, operation, item, result_type, records, peer,
+                                     request_id) for item in items]
         self._finish(rpc, records, None, started, request_id)
         return response_type(results=results)
+
+    def _item_result(self, config: Config, caller: Caller, rpc: str, item_rpc: str, operation: Callable, item: Any,
+                     result_type: type, records: list[dict[str, Any]], peer: str, request_id: str) -> Any:
+        """One batch item through the reference path; appends its audit record."""
+        response, error = self._apply(config, caller, item_rpc, operation, item)
+        records.append(entry(rpc, item_rpc, item, response, error, caller, peer, request_id))
+        return result_type(response=response) if error is None else result_type(error=item_error(error))
 
     def _admit(self, config: Config, caller: Caller, rpc: str, cost: int) -> None:
         config.access.authorize_rpc(caller, rpc)
@@ -103,19 +148,24 @@ class Pipeline:
             return None, PaysigError(Code.INTERNAL, "INTERNAL", "internal error")
 
     def _finish(self, rpc: str, records: list[dict[str, Any]], error: PaysigError | None, started: float,
-                request_id: str) -> None:
-        """Writes the audit lines, records the metrics, raises the call's error."""
-        if not self.audit_log.write(records):
+                request_id: str, lines: bytes = b"", signed: dict[tuple[str, str, str], int] | None = None) -> None:
+        """Writes the audit lines (the fast path's ``lines``, then the
+        records'), records the metrics (``signed``: the fast path's counts of
+        signatures by app, env and api), raises the call's error."""
+        if not self.audit_log.write(records, lines):
             self._metrics.audit_failures.inc()
             log.error("audit write failed", extra={"fields": {"rpc": rpc, "request_id": request_id,
-                                                              "records": len(records),
+                                                              "records": len(records) + lines.count(b"\n"),
                                                               "fail_closed": self.audit_log.settings.fail_closed}})
             if self.audit_log.settings.fail_closed:
                 error = audit_unavailable()
-                records = []
+                records, signed = [], None
         m = self._metrics
         m.child(m.calls, rpc, error.code.value if error else "OK").inc()
         m.child(m.latency, rpc).observe(time.perf_counter() - started)
+        if signed:
+            for labels, n in signed.items():
+                m.child(m.signatures, *labels).inc(n)
         for record in records:
             if record["code"] != "OK":
                 continue

@@ -47,6 +47,16 @@ def tolerant_deserializer(message_type: type) -> Callable[[bytes], Any]:
     return parse
 
 
+def serializer(message_type: type) -> Callable[[Any], bytes]:
+    """Serializes a response, or passes on the bytes the fast path encoded."""
+    serialize = message_type.SerializeToString
+
+    def encode(response) -> bytes:
+        return response if type(response) is bytes else serialize(response)
+
+    return encode
+
+
 def generic_handler(servicer: "SignerServicer") -> grpc.GenericRpcHandler:
     """SignerService's handlers, built from its descriptor with tolerant
     request deserializers (grpcio would answer undecodable bytes INTERNAL)."""
@@ -55,7 +65,7 @@ def generic_handler(servicer: "SignerServicer") -> grpc.GenericRpcHandler:
         m.name: grpc.unary_unary_rpc_method_handler(
             getattr(servicer, m.name),
             request_deserializer=tolerant_deserializer(getattr(pb, m.input_type.name)),
-            response_serializer=getattr(pb, m.output_type.name).SerializeToString)
+            response_serializer=serializer(getattr(pb, m.output_type.name)))
         for m in service.methods
     }
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
@@ -83,25 +93,26 @@ def _handler(name: str, run: Callable[[Pipeline, Any, grpc.ServicerContext, str]
     return handler
 
 
-def _rpc(name: str, operation: Callable):
+def _rpc(name: str, operation: Callable, fast: bool = False):
     return _handler(name, lambda pipeline, request, context, request_id:
-                    pipeline.run(name, operation, request, context, request_id))
+                    pipeline.run(name, operation, request, context, request_id, fast))
 
 
-def _batch(name: str, item_rpc: str, operation: Callable, response_type: type, result_type: type):
+def _batch(name: str, item_rpc: str, operation: Callable, response_type: type, result_type: type,
+           fast: bool = False):
     return _handler(name, lambda pipeline, request, context, request_id:
                     pipeline.run_batch(name, item_rpc, operation, request, response_type, result_type, context,
-                                       request_id))
+                                       request_id, fast))
 
 
 class SignerServicer(signer_pb2_grpc.SignerServiceServicer):
     def __init__(self, pipeline: Pipeline):
         self._pipeline = pipeline
 
-    SignOrder = _rpc("SignOrder", sign_order)
+    SignOrder = _rpc("SignOrder", sign_order, fast=True)
     SignApiCall = _rpc("SignApiCall", sign_api_call)
     VerifySignature = _rpc("VerifySignature", verify_signature)
     BatchSignOrders = _batch("BatchSignOrders", "SignOrder", sign_order, pb.BatchSignOrdersResponse,
-                             pb.SignOrderResult)
+                             pb.SignOrderResult, fast=True)
     BatchSignApiCalls = _batch("BatchSignApiCalls", "SignApiCall", sign_api_call, pb.BatchSignApiCallsResponse,
                                pb.SignApiCallResult)

@@ -1,0 +1,655 @@
+/*
+ * paysig.server._fastsign: the compiled path of SignOrder for the common,
+ * valid case (a minigame app's requestMidasPaymentGameItem order).
+ *
+ * It signs only what it has checked against every rule of the Python
+ * reference (ops/sign_order.py, rules.py) and produces the same bytes: the
+ * signData, both HMACs, the serialized SignOrderResponse and the audit line.
+ * Anything else (another app kind or API, any broken rule, any doubt) is
+ * declined: the item's slot is None and Python's reference path answers it,
+ * with its violations. tests/test_fastsign.py holds the two paths to the same
+ * output on the conformance cases and on generated orders.
+ *
+ * SHA-256 is FIPS 180-4, HMAC is RFC 2104; an app key's inner and outer
+ * states are computed once per config, in AppKeys, which has no repr of its
+ * key and no way to read it back.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <string.h>
+
+/* ---- SHA-256 ------------------------------------------------------------ */
+
+typedef struct {
+    uint32_t h[8];
+    uint64_t length; /* bytes hashed so far */
+    uint8_t block[64];
+    size_t used;
+} Sha256;
+
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha256_compress(uint32_t h[8], const uint8_t *p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = k + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+}
+
+static void sha256_init(Sha256 *s) {
+    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, iv, sizeof iv);
+    s->length = 0;
+    s->used = 0;
+}
+
+static void sha256_update(Sha256 *s, const uint8_t *p, size_t n) {
+    s->length += n;
+    if (s->used) {
+        size_t take = 64 - s->used < n ? 64 - s->used : n;
+        memcpy(s->block + s->used, p, take);
+        s->used += take; p += take; n -= take;
+        if (s->used < 64) return;
+        sha256_compress(s->h, s->block);
+        s->used = 0;
+    }
+    for (; n >= 64; p += 64, n -= 64) sha256_compress(s->h, p);
+    memcpy(s->block, p, n);
+    s->used = n;
+}
+
+static void sha256_final(Sha256 *s, uint8_t out[32]) {
+    uint64_t bits = s->length * 8;
+    uint8_t pad = 0x80;
+    sha256_update(s, &pad, 1);
+    pad = 0;
+    while (s->used != 56) sha256_update(s, &pad, 1);
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++) len[i] = (uint8_t)(bits >> (56 - 8 * i));
+    sha256_update(s, len, 8);
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (uint8_t)(s->h[i] >> 24); out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(s->h[i] >> 8); out[4 * i + 3] = (uint8_t)s->h[i];
+    }
+}
+
+/* An HMAC-SHA256 key, as the states after its ipad and opad blocks. */
+typedef struct {
+    Sha256 inner, outer;
+} HmacKey;
+
+static void hmac_key(HmacKey *k, const uint8_t *key, size_t n) {
+    uint8_t block[64] = {0}, pad[64];
+    if (n > 64) {
+        Sha256 s;
+        sha256_init(&s);
+        sha256_update(&s, key, n);
+        sha256_final(&s, block);
+    } else {
+        memcpy(block, key, n);
+    }
+    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x36;
+    sha256_init(&k->inner);
+    sha256_update(&k->inner, pad, 64);
+    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x5c;
+    sha256_init(&k->outer);
+    sha256_update(&k->outer, pad, 64);
+    memset(block, 0, sizeof block);
+    memset(pad, 0, sizeof pad);
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+static void to_hex(const uint8_t *d, size_t n, char *out) {
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = HEX[d[i] >> 4];
+        out[2 * i + 1] = HEX[d[i] & 15];
+    }
+}
+
+/* Lowercase hex HMAC of prefix||message (prefix may be empty) into out[64]. */
+static void hmac_hex(const HmacKey *k, const char *prefix, size_t prefix_n, const char *msg, size_t n,
+                     char out[64]) {
+    Sha256 s = k->inner;
+    uint8_t d[32];
+    sha256_update(&s, (const uint8_t *)prefix, prefix_n);
+    sha256_update(&s, (const uint8_t *)msg, n);
+    sha256_final(&s, d);
+    s = k->outer;
+    sha256_update(&s, d, 32);
+    sha256_final(&s, d);
+    to_hex(d, 32, out);
+}
+
+/* ---- a growable byte buffer ---------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int failed;
+} Buf;
+
+static int buf_reserve(Buf *b, size_t more) {
+    if (b->failed) return 0;
+    if (b->n + more <= b->cap) return 1;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + more) cap *= 2;
+    char *p = PyMem_Realloc(b->p, cap);
+    if (!p) { b->failed = 1; return 0; }
+    b->p = p;
+    b->cap = cap;
+    return 1;
+}
+
+static void buf_put(Buf *b, const void *p, size_t n) {
+    if (!buf_reserve(b, n)) return;
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+#define PUT_LIT(b, s) buf_put((b), (s), sizeof(s) - 1)
+
+static void buf_byte(Buf *b, uint8_t c) { buf_put(b, &c, 1); }
+
+static void buf_varint(Buf *b, uint64_t v) {
+    uint8_t tmp[10];
+    int n = 0;
+    do {
+        tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    buf_put(b, tmp, n);
+}
+
+static void buf_int(Buf *b, long long v) {
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", v);
+    buf_put(b, tmp, (size_t)n);
+}
+
+/* A JSON string as Python's json (ensure_ascii=False) writes it. */
+static void buf_json_string(Buf *b, const char *s, size_t n) {
+    buf_byte(b, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        buf_put(b, s + start, i - start);
+        start = i + 1;
+        switch (c) {
+            case '"': PUT_LIT(b, "\\\""); break;
+            case '\\': PUT_LIT(b, "\\\\"); break;
+            case '\n': PUT_LIT(b, "\\n"); break;
+            case '\r': PUT_LIT(b, "\\r"); break;
+            case '\t': PUT_LIT(b, "\\t"); break;
+            case '\b': PUT_LIT(b, "\\b"); break;
+            case '\f': PUT_LIT(b, "\\f"); break;
+            default: {
+                char u[7] = {'\\', 'u', '0', '0', HEX[c >> 4], HEX[c & 15], 0};
+                buf_put(b, u, 6);
+            }
+        }
+    }
+    buf_put(b, s + start, n - start);
+    buf_byte(b, '"');
+}
+
+/* A length-delimited protobuf field. */
+static void pb_bytes(Buf *b, int field, const char *s, size_t n) {
+    if (n == 0) return;
+    buf_byte(b, (uint8_t)(field << 3 | 2));
+    buf_varint(b, n);
+    buf_put(b, s, n);
+}
+
+static void pb_varint(Buf *b, int field, uint64_t v) {
+    if (v == 0) return;
+    buf_byte(b, (uint8_t)(field << 3));
+    buf_varint(b, v);
+}
+
+/* ---- AppKeys -------------------------------------------------------------- */
+
+enum { ENV_PRODUCTION = 1, ENV_SANDBOX = 2 }; /* paysig.v1.Env */
+
+typedef struct {
+    PyObject_HEAD
+    char *offer_id; /* UTF-8, NUL-terminated */
+    Py_ssize_t offer_id_n;
+    int has[3];         /* by paysig.v1.Env */
+    uint32_t version[3];
+    HmacKey key[3];
+} AppKeys;
+
+static void AppKeys_dealloc(AppKeys *self) {
+    PyMem_Free(self->offer_id);
+    memset(self->key, 0, sizeof self->key);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int set_key(AppKeys *self, int env, PyObject *spec) {
+    if (spec == Py_None) return 0;
+    unsigned int version;
+    Py_buffer key;
+    if (!PyArg_ParseTuple(spec, "Iy*", &version, &key)) return -1;
+    hmac_key(&self->key[env], key.buf, (size_t)key.len);
+    PyBuffer_Release(&key);
+    self->has[env] = 1;
+    self->version[env] = version;
+    return 0;
+}
+
+static int AppKeys_init(AppKeys *self, PyObject *args, PyObject *kwds) {
+    static char *names[] = {"offer_id", "production", "sandbox", NULL};
+    const char *offer;
+    Py_ssize_t offer_n;
+    PyObject *production, *sandbox;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "s#OO", names, &offer, &offer_n, &production, &sandbox))
+        return -1;
+    PyMem_Free(self->offer_id);
+    self->offer_id = PyMem_Malloc((size_t)offer_n + 1);
+    if (!self->offer_id) { PyErr_NoMemory(); return -1; }
+    memcpy(self->offer_id, offer, (size_t)offer_n + 1);
+    self->offer_id_n = offer_n;
+    memset(self->has, 0, sizeof self->has);
+    if (set_key(self, ENV_PRODUCTION, production) < 0 || set_key(self, ENV_SANDBOX, sandbox) < 0) return -1;
+    return 0;
+}
+
+static PyTypeObject AppKeysType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "paysig.server._fastsign.AppKeys",
+    .tp_doc = PyDoc_STR("AppKeys(offer_id, production, sandbox): a minigame app's offerId and signing keys, "
+                        "each (version, key bytes) or None. The key cannot be read back."),
+    .tp_basicsize = sizeof(AppKeys),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)AppKeys_init,
+    .tp_dealloc = (destructor)AppKeys_dealloc,
+};
+
+/* ---- the rules (rules.py), for the values the fast path accepts --------- */
+
+#define MAX_SAFE_INTEGER 9007199254740991LL
+
+/* Unicode category Cc: U+0000-U+001F, U+007F-U+009F (valid UTF-8 input). */
+static int has_control_chars(const char *s, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) return 1;
+        if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x9f) return 1;
+    }
+    return 0;
+}
+
+/* The number of characters (code points) of valid UTF-8. */
+static Py_ssize_t utf8_chars(const char *s, Py_ssize_t n) {
+    Py_ssize_t chars = 0;
+    for (Py_ssize_t i = 0; i < n; i++) chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return chars;
+}
+
+static int text_ok(const char *s, Py_ssize_t n, Py_ssize_t max_bytes, int required) {
+    if (n == 0) return !required;
+    return n <= max_bytes && !has_control_chars(s, n);
+}
+
+static int out_trade_no_ok(const char *s, Py_ssize_t n) {
+    if (n < 1 || n > 32 || s[0] == '_') return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '-' ||
+              c == '|' || c == '*' || c == '@'))
+            return 0;
+    }
+    return 1;
+}
+
+static int session_key_ok(const char *s, Py_ssize_t n) {
+    if (n < 1 || n > 256) return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e) return 0;
+    return 1;
+}
+
+static int positive_ok(long long v) { return v >= 1 && v <= MAX_SAFE_INTEGER; }
+
+/* ---- sign_game_items ------------------------------------------------------- */
+
+static PyObject *S_app_id, *S_env, *S_api, *S_mode, *S_order, *S_session_key, *S_product_id, *S_goods_price,
+    *S_buy_quantity, *S_out_trade_no, *S_attach, *S_currency_type, *S_platform, *S_zone_id, *S_HasField,
+    *S_activity_selling_price, *S_api_name, *S_env_names[3];
+
+#define PAYMENT_API_GAME_ITEM 1
+#define MAX_AUDIT_CHARS 128 /* audit.MAX_FIELD_CHARS: longer values would be clipped there */
+
+typedef struct {
+    PyObject *owned[12];
+    int n_owned;
+} Refs;
+
+static void refs_clear(Refs *r) {
+    for (int i = 0; i < r->n_owned; i++) Py_DECREF(r->owned[i]);
+    r->n_owned = 0;
+}
+
+/* A str attribute as UTF-8; NULL with no error set means "decline". */
+static const char *str_attr(Refs *r, PyObject *obj, PyObject *name, Py_ssize_t *n) {
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (!v) return NULL;
+    r->owned[r->n_owned++] = v;
+    if (!PyUnicode_Check(v)) return NULL;
+    const char *s = PyUnicode_AsUTF8AndSize(v, n);
+    if (!s) PyErr_Clear(); /* not encodable: Python's path answers it */
+    return s;
+}
+
+static int int_attr(PyObject *obj, PyObject *name, long long *out) {
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (!v) return -1;
+    int overflow = 0;
+    *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+    Py_DECREF(v);
+    if (*out == -1 && PyErr_Occurred()) return -1;
+    if (overflow) *out = -1; /* out of every accepted range */
+    return 0;
+}
+
+typedef struct {
+    const char *app_id, *session_key, *product_id, *out_trade_no, *attach, *currency, *platform, *zone_id;
+    Py_ssize_t app_id_n, session_key_n, product_id_n, out_trade_no_n, attach_n, currency_n, platform_n, zone_id_n;
+    long long env, goods_price, buy_quantity;
+    AppKeys *app;
+} Item;
+
+/* 1: the item is valid and signable here; 0: decline; -1: a Python error. */
+static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
+    long long api, mode;
+    if (int_attr(req, S_api, &api) < 0 || int_attr(req, S_mode, &mode) < 0 || int_attr(req, S_env, &it->env) < 0)
+        return -1;
+    if (api != PAYMENT_API_GAME_ITEM || mode != 0 || (it->env != ENV_PRODUCTION && it->env != ENV_SANDBOX)) return 0;
+
+    if (!(it->app_id = str_attr(r, req, S_app_id, &it->app_id_n))) return PyErr_Occurred() ? -1 : 0;
+    PyObject *app = PyDict_GetItemWithError(apps, r->owned[r->n_owned - 1]);
+    if (!app) return PyErr_Occurred() ? -1 : 0;
+    if (!PyObject_TypeCheck(app, &AppKeysType)) {
+        PyErr_SetString(PyExc_TypeError, "apps: values must be AppKeys");
+        return -1;
+    }
+    it->app = (AppKeys *)app;
+    if (!it->app->has[it->env] || utf8_chars(it->app_id, it->app_id_n) > MAX_AUDIT_CHARS) return 0;
+
+    if (!(it->session_key = str_attr(r, req, S_session_key, &it->session_key_n))) return PyErr_Occurred() ? -1 : 0;
+    if (!session_key_ok(it->session_key, it->session_key_n)) return 0;
+
+    PyObject *order = PyObject_GetAttr(req, S_order);
+    if (!order) return -1;
+    r->owned[r->n_owned++] = order;
+    PyObject *has = PyObject_CallMethodOneArg(order, S_HasField, S_activity_selling_price);
+    if (!has) return -1;
+    int set = PyObject_IsTrue(has);
+    Py_DECREF(has);
+    if (set) return set < 0 ? -1 : 0;
+
+    if (int_attr(order, S_goods_price, &it->goods_price) < 0 || int_attr(order, S_buy_quantity, &it->buy_quantity) < 0)
+        return -1;
+    if (!positive_ok(it->goods_price) || !positive_ok(it->buy_quantity)) return 0;
+    if (!(it->product_id = str_attr(r, order, S_product_id, &it->product_id_n)) ||
+        !(it->out_trade_no = str_attr(r, order, S_out_trade_no, &it->out_trade_no_n)) ||
+        !(it->attach = str_attr(r, order, S_attach, &it->attach_n)) ||
+        !(it->currency = str_attr(r, order, S_currency_type, &it->currency_n)) ||
+        !(it->platform = str_attr(r, order, S_platform, &it->platform_n)))
+        return PyErr_Occurred() ? -1 : 0;
+    if (!(it->zone_id = str_attr(r, order, S_zone_id, &it->zone_id_n))) return PyErr_Occurred() ? -1 : 0;
+
+    if (!text_ok(it->product_id, it->product_id_n, 256, 1) || utf8_chars(it->product_id, it->product_id_n) > MAX_AUDIT_CHARS)
+        return 0;
+    if (!out_trade_no_ok(it->out_trade_no, it->out_trade_no_n)) return 0;
+    if (!text_ok(it->attach, it->attach_n, 1024, 0)) return 0;
+    if (it->currency_n == 0) { it->currency = "CNY"; it->currency_n = 3; }
+    if (it->currency_n != 3 || memcmp(it->currency, "CNY", 3) != 0) return 0;
+    if (it->platform_n == 0) { it->platform = "android"; it->platform_n = 7; }
+    if (it->platform_n != 7 || memcmp(it->platform, "android", 7) != 0) return 0;
+    if (it->zone_id_n == 0) { it->zone_id = "1"; it->zone_id_n = 1; }
+    if (!text_ok(it->zone_id, it->zone_id_n, 64, 1)) return 0;
+    return 1;
+}
+
+static const char METHOD[] = "requestMidasPaymentGameItem";
+static const char PAY_SIG_PREFIX[] = "requestMidasPaymentGameItem&"; /* paySig signs method&signData */
+
+/* Signs a valid item: the SignOrderResponse into out, its audit line into audit. */
+static void sign_item(const Item *it, const char *head, Py_ssize_t head_n, Buf *out, Buf *audit, Buf *data,
+                      Buf *args) {
+    /* signData, in signdata.game_item_sign_data's field order */
+    data->n = 0;
+    PUT_LIT(data, "{\"mode\":\"goods\",\"offerId\":");
+    buf_json_string(data, it->app->offer_id, (size_t)it->app->offer_id_n);
+    PUT_LIT(data, ",\"buyQuantity\":");
+    buf_int(data, it->buy_quantity);
+    PUT_LIT(data, ",\"env\":");
+    buf_byte(data, it->env == ENV_SANDBOX ? '1' : '0');
+    PUT_LIT(data, ",\"currencyType\":");
+    buf_json_string(data, it->currency, (size_t)it->currency_n);
+    PUT_LIT(data, ",\"platform\":");
+    buf_json_string(data, it->platform, (size_t)it->platform_n);
+    PUT_LIT(data, ",\"zoneId\":");
+    buf_json_string(data, it->zone_id, (size_t)it->zone_id_n);
+    PUT_LIT(data, ",\"productId\":");
+    buf_json_string(data, it->product_id, (size_t)it->product_id_n);
+    PUT_LIT(data, ",\"goodsPrice\":");
+    buf_int(data, it->goods_price);
+    PUT_LIT(data, ",\"outTradeNo\":");
+    buf_json_string(data, it->out_trade_no, (size_t)it->out_trade_no_n);
+    if (it->attach_n) {
+        PUT_LIT(data, ",\"attach\":");
+        buf_json_string(data, it->attach, (size_t)it->attach_n);
+    }
+    buf_byte(data, '}');
+    if (data->failed) return;
+
+    char pay_sig[64], signature[64];
+    hmac_hex(&it->app->key[it->env], PAY_SIG_PREFIX, sizeof PAY_SIG_PREFIX - 1, data->p, data->n, pay_sig);
+    HmacKey session;
+    hmac_key(&session, (const uint8_t *)it->session_key, (size_t)it->session_key_n);
+    hmac_hex(&session, "", 0, data->p, data->n, signature);
+    memset(&session, 0, sizeof session);
+
+    args->n = 0;
+    PUT_LIT(args, "{\"signData\":");
+    buf_json_string(args, data->p, data->n);
+    PUT_LIT(args, ",\"paySig\":\"");
+    buf_put(args, pay_sig, 64);
+    PUT_LIT(args, "\",\"signature\":\"");
+    buf_put(args, signature, 64);
+    PUT_LIT(args, "\"}");
+    if (args->failed) return;
+
+    pb_bytes(out, 1, data->p, data->n);
+    pb_bytes(out, 2, pay_sig, 64);
+    pb_bytes(out, 3, signature, 64);
+    pb_bytes(out, 4, METHOD, sizeof METHOD - 1);
+    pb_varint(out, 5, it->app->version[it->env]);
+    pb_varint(out, 6, (uint64_t)it->env);
+    pb_bytes(out, 7, args->p, args->n);
+
+    /* the audit line: audit.entry's keys and order after the caller's head */
+    static const char *env_name[3] = {"", "ENV_PRODUCTION", "ENV_SANDBOX"};
+    Sha256 s;
+    uint8_t d[32];
+    char fp[16];
+    sha256_init(&s);
+    sha256_update(&s, (const uint8_t *)pay_sig, 64);
+    sha256_final(&s, d);
+    to_hex(d, 8, fp);
+    buf_put(audit, head, (size_t)head_n);
+    PUT_LIT(audit, ",\"app_id\":");
+    buf_json_string(audit, it->app_id, (size_t)it->app_id_n);
+    PUT_LIT(audit, ",\"env\":\"");
+    buf_put(audit, env_name[it->env], strlen(env_name[it->env]));
+    PUT_LIT(audit, "\",\"api\":\"PAYMENT_API_GAME_ITEM\",\"out_trade_no\":");
+    buf_json_string(audit, it->out_trade_no, (size_t)it->out_trade_no_n);
+    PUT_LIT(audit, ",\"product_id\":");
+    buf_json_string(audit, it->product_id, (size_t)it->product_id_n);
+    PUT_LIT(audit, ",\"goods_price\":");
+    buf_int(audit, it->goods_price);
+    PUT_LIT(audit, ",\"buy_quantity\":");
+    buf_int(audit, it->buy_quantity);
+    PUT_LIT(audit, ",\"code\":\"OK\",\"key_version\":");
+    buf_int(audit, it->app->version[it->env]);
+    PUT_LIT(audit, ",\"key_env\":\"");
+    buf_put(audit, env_name[it->env], strlen(env_name[it->env]));
+    PUT_LIT(audit, "\",\"signature_fp\":\"");
+    buf_put(audit, fp, 16);
+    PUT_LIT(audit, "\"}\n");
+}
+
+static PyObject *count_signed(PyObject *counts, const Item *it) {
+    PyObject *key = Py_BuildValue("(s#OO)", it->app_id, it->app_id_n, S_env_names[it->env], S_api_name);
+    if (!key) return NULL;
+    PyObject *old = PyDict_GetItemWithError(counts, key);
+    long n = old ? PyLong_AsLong(old) + 1 : 1;
+    PyObject *value = (old || !PyErr_Occurred()) ? PyLong_FromLong(n) : NULL;
+    int rc = value ? PyDict_SetItem(counts, key, value) : -1;
+    Py_XDECREF(value);
+    Py_DECREF(key);
+    return rc < 0 ? NULL : counts;
+}
+
+static PyObject *sign_game_items(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *items, *apps;
+    const char *head;
+    Py_ssize_t head_n;
+    int wrap;
+    if (!PyArg_ParseTuple(args, "OO!s#p", &items, &PyDict_Type, &apps, &head, &head_n, &wrap)) return NULL;
+    PyObject *seq = PySequence_Fast(items, "items must be a sequence");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *results = PyList_New(n), *counts = PyDict_New();
+    Buf out = {0}, audit = {0}, data = {0}, cargs = {0}, one = {0};
+    if (!results || !counts) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Refs r = {.n_owned = 0};
+        Item it;
+        int ok = read_item(PySequence_Fast_GET_ITEM(seq, i), apps, &r, &it);
+        if (ok < 0) { refs_clear(&r); goto fail; }
+        if (ok == 0) {
+            refs_clear(&r);
+            PyList_SET_ITEM(results, i, Py_NewRef(Py_None));
+            continue;
+        }
+        one.n = 0;
+        sign_item(&it, head, head_n, &one, &audit, &data, &cargs);
+        PyObject *encoded = NULL;
+        if (!(one.failed || audit.failed || data.failed || cargs.failed)) {
+            if (wrap) { /* BatchSignOrdersResponse.results[i] = SignOrderResult{response} */
+                out.n = 0;
+                size_t inner = one.n;
+                uint8_t tmp[10];
+                Buf len = {(char *)tmp, 0, sizeof tmp, 0};
+                buf_varint(&len, inner);
+                buf_byte(&out, 0x0a);
+                buf_varint(&out, 1 + len.n + inner);
+                buf_byte(&out, 0x0a);
+                buf_put(&out, tmp, len.n);
+                buf_put(&out, one.p, one.n);
+                if (!out.failed) encoded = PyBytes_FromStringAndSize(out.p, (Py_ssize_t)out.n);
+            } else {
+                encoded = PyBytes_FromStringAndSize(one.p, (Py_ssize_t)one.n);
+            }
+        } else {
+            PyErr_NoMemory();
+        }
+        if (!encoded || !count_signed(counts, &it)) { Py_XDECREF(encoded); refs_clear(&r); goto fail; }
+        refs_clear(&r);
+        PyList_SET_ITEM(results, i, encoded);
+    }
+    PyObject *lines = PyBytes_FromStringAndSize(audit.p ? audit.p : "", (Py_ssize_t)audit.n);
+    PyMem_Free(out.p); PyMem_Free(audit.p); PyMem_Free(data.p); PyMem_Free(cargs.p); PyMem_Free(one.p);
+    Py_DECREF(seq);
+    if (!lines) { Py_DECREF(results); Py_DECREF(counts); return NULL; }
+    return Py_BuildValue("(NNN)", results, lines, counts);
+fail:
+    PyMem_Free(out.p); PyMem_Free(audit.p); PyMem_Free(data.p); PyMem_Free(cargs.p); PyMem_Free(one.p);
+    Py_DECREF(seq);
+    Py_XDECREF(results);
+    Py_XDECREF(counts);
+    return NULL;
+}
+
+static PyObject *hmac_sha256_hex(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer key, msg;
+    if (!PyArg_ParseTuple(args, "y*y*", &key, &msg)) return NULL;
+    HmacKey k;
+    char out[64];
+    hmac_key(&k, key.buf, (size_t)key.len);
+    hmac_hex(&k, "", 0, msg.buf, (size_t)msg.len, out);
+    memset(&k, 0, sizeof k);
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&msg);
+    return PyUnicode_FromStringAndSize(out, 64);
+}
+
+static PyMethodDef methods[] = {
+    {"sign_game_items", sign_game_items, METH_VARARGS,
+     PyDoc_STR("sign_game_items(items, apps, audit_head, wrap) -> (results, audit_lines, counts)\n\n"
+               "results[i] is the serialized SignOrderResponse of items[i] (with wrap, the serialized\n"
+               "BatchSignOrdersResponse.results entry), or None where the item is not signed here.\n"
+               "audit_lines holds one line per signed item, each starting with audit_head.\n"
+               "counts maps (app_id, key_env, api) to the number of items signed.")},
+    {"hmac_sha256_hex", hmac_sha256_hex, METH_VARARGS,
+     PyDoc_STR("hmac_sha256_hex(key, message) -> lowercase hex; for tests of this module's HMAC.")},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "paysig.server._fastsign",
+    PyDoc_STR("The compiled SignOrder path for valid minigame orders; see fastpath.py."), -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__fastsign(void) {
+    if (PyType_Ready(&AppKeysType) < 0) return NULL;
+    struct { PyObject **slot; const char *s; } names[] = {
+        {&S_app_id, "app_id"}, {&S_env, "env"}, {&S_api, "api"}, {&S_mode, "mode"}, {&S_order, "order"},
+        {&S_session_key, "session_key"}, {&S_product_id, "product_id"}, {&S_goods_price, "goods_price"},
+        {&S_buy_quantity, "buy_quantity"}, {&S_out_trade_no, "out_trade_no"}, {&S_attach, "attach"},
+        {&S_currency_type, "currency_type"}, {&S_platform, "platform"}, {&S_zone_id, "zone_id"},
+        {&S_HasField, "HasField"}, {&S_activity_selling_price, "activity_selling_price"},
+        {&S_api_name, "PAYMENT_API_GAME_ITEM"}, {&S_env_names[1], "ENV_PRODUCTION"},
+        {&S_env_names[2], "ENV_SANDBOX"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!(*names[i].slot = PyUnicode_InternFromString(names[i].s))) return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m) return NULL;
+    if (PyModule_AddObjectRef(m, "AppKeys", (PyObject *)&AppKeysType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

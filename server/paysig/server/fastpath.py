@@ -1,0 +1,67 @@
+"""The compiled path of SignOrder (unary and batch items), for speed.
+
+``_fastsign`` (C, built with the package) signs the common valid case, a
+minigame app's requestMidasPaymentGameItem order, with the same bytes as the
+reference path in ops/sign_order.py: signData, paySig, signature, the
+serialized response and the audit line. It declines everything else (other
+app kinds and APIs, and any item that breaks a rule), and the reference path
+answers those, violations and all. Access control, rate limits and the
+audit write stay in the pipeline, for both paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .access import Caller
+from .config import AppKind, Config
+from .keys import Env
+
+try:
+    from . import _fastsign
+except ImportError:  # not built: every call takes the reference path
+    _fastsign = None
+
+AVAILABLE = _fastsign is not None
+
+
+class FastOrders:
+    """The fast path for one config generation: each minigame app's offerId
+    and the inner and outer HMAC states of its signing keys, held in C."""
+
+    def __init__(self, config: Config):
+        self._apps: dict[str, Any] = {}
+        for app in config.apps.values():
+            if app.kind is not AppKind.MINIGAME or not app.offer_id:
+                continue
+            specs = []
+            for env in (Env.PRODUCTION, Env.SANDBOX):
+                ring = app.key_ring(env)
+                specs.append(None if ring is None else (ring.primary.version, ring.primary.secret.reveal()))
+            self._apps[app.app_id] = _fastsign.AppKeys(app.offer_id, *specs)
+        self._by_caller: dict[frozenset[str], dict[str, Any]] = {}
+
+    def _apps_for(self, caller: Caller) -> dict[str, Any]:
+        """The apps ``caller`` may sign for; the others are declined, and the
+        reference path refuses them."""
+        if caller.apps is None:
+            return self._apps
+        found = self._by_caller.get(caller.apps)
+        if found is None:
+            found = self._by_caller[caller.apps] = {k: v for k, v in self._apps.items() if k in caller.apps}
+        return found
+
+    def sign(self, items, caller: Caller, audit_head: str, wrap: bool) -> tuple[list[bytes | None], bytes,
+                                                                               dict[tuple[str, str, str], int]]:
+        """(results, audit lines, signed counts) of _fastsign.sign_game_items."""
+        return _fastsign.sign_game_items(items, self._apps_for(caller), audit_head, wrap)
+
+
+def varint(n: int) -> bytes:
+    """A protobuf varint, to frame a batch result next to the fast path's."""
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)

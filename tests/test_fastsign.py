@@ -1,0 +1,239 @@
+"""The compiled SignOrder path (_fastsign) against the reference path.
+
+Both paths run in process over the conformance config; the reference is a
+Pipeline built with fast=False. The fast path must answer exactly what the
+reference answers (response, audit line, metrics) for every order it signs,
+and decline every order the reference refuses. Its HMAC is checked against
+hashlib (OpenSSL) and the published vectors reach it through the conformance
+cases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paysig.server import fastpath, load_config
+from paysig.server.audit import AuditLog, AuditSettings
+from paysig.server.errors import PaysigError
+from paysig.server.ops.sign_order import sign_order
+from paysig.server.pipeline import Pipeline
+from paysig.server.ratelimit import RateLimiter
+from paysig.server.state import ConfigHolder
+from paysig.v1 import signer_pb2 as pb
+from support import CASES, CONFORMANCE_CONFIG
+
+SIGN_ORDER_CASES = [c for c in json.loads(CASES.read_text(encoding="utf-8"))["cases"] if c["rpc"] == "SignOrder"]
+
+
+def test_the_extension_is_built():
+    """make venv builds it; a missing build would silently leave only the slow path."""
+    assert fastpath.AVAILABLE
+
+
+class Context:
+    @staticmethod
+    def peer() -> str:
+        return "ipv4:127.0.0.1:4242"
+
+    @staticmethod
+    def invocation_metadata():
+        return ()
+
+    @staticmethod
+    def auth_context():
+        return {}
+
+
+class Side:
+    """One path: a pipeline whose audit lines go to a file of its own."""
+
+    def __init__(self, fast: bool, directory: str):
+        config = load_config(CONFORMANCE_CONFIG)
+        self.path = Path(directory) / ("fast.log" if fast else "reference.log")
+        self.audit = AuditLog(AuditSettings(path=str(self.path)))
+        self.pipeline = Pipeline(ConfigHolder(config), self.audit, RateLimiter(), fast=fast)
+
+    def sign(self, request: pb.SignOrderRequest):
+        """(response, None) or (None, error), and the audit line without its time."""
+        before = self.path.stat().st_size if self.path.exists() else 0
+        try:
+            out = self.pipeline.run("SignOrder", sign_order, request, Context(), "rid", fast=True)
+            if isinstance(out, bytes):
+                out = pb.SignOrderResponse.FromString(out)
+            result = (out, None)
+        except PaysigError as error:
+            result = (None, (error.code, error.reason, sorted((v.field, v.rule) for v in error.violations)))
+        with self.path.open("rb") as f:
+            f.seek(before)
+            lines = f.read().decode().split("\n")[:-1]  # not splitlines: U+2028 may be in a line
+        assert len(lines) == 1
+        line = json.loads(lines[0])
+        assert line.pop("ts")
+        return result, line
+
+    def batch(self, requests: list[pb.SignOrderRequest]) -> pb.BatchSignOrdersResponse:
+        out = self.pipeline.run_batch("BatchSignOrders", "SignOrder", sign_order,
+                                      pb.BatchSignOrdersRequest(requests=requests), pb.BatchSignOrdersResponse,
+                                      pb.SignOrderResult, Context(), "rid", fast=True)
+        return pb.BatchSignOrdersResponse.FromString(out) if isinstance(out, bytes) else out
+
+
+@pytest.fixture(scope="module")
+def sides():
+    with tempfile.TemporaryDirectory() as directory:
+        yield Side(True, directory), Side(False, directory)
+
+
+def fast_signs(request: pb.SignOrderRequest) -> bool:
+    """Whether the compiled path signs the request (rather than declining it)."""
+    orders = fastpath.FastOrders(load_config(CONFORMANCE_CONFIG))
+    from paysig.server.access import ANONYMOUS
+
+    results, _, _ = orders.sign((request,), ANONYMOUS, '{"rpc":"SignOrder"', False)
+    return results[0] is not None
+
+
+@pytest.mark.parametrize("case", SIGN_ORDER_CASES, ids=[c["name"] for c in SIGN_ORDER_CASES])
+def test_conformance_case_same_answer_and_audit_line(sides, case):
+    fast, reference = sides
+    request = json_format.ParseDict(case["request"], pb.SignOrderRequest())
+    assert fast.sign(request) == reference.sign(request)
+
+
+def test_the_fast_path_signs_the_valid_minigame_cases_and_declines_the_rest():
+    signed = {c["name"] for c in SIGN_ORDER_CASES
+              if fast_signs(json_format.ParseDict(c["request"], pb.SignOrderRequest()))}
+    valid_minigame = {c["name"] for c in SIGN_ORDER_CASES if "response" in c["expect"]
+                      and c["request"]["app_id"].startswith("mg") and c["request"].get("api") == "PAYMENT_API_GAME_ITEM"}
+    assert valid_minigame and signed == valid_minigame
+
+
+# Text that exercises JSON escaping, UTF-8 lengths and the control-character rule.
+CHARS = ['a', 'Z', '0', '"', '\\', '/', ' ', 'é', '中', '😀', '\u2028', '\xa0', '_', '-', '|', '*', '@', '{', '}']
+CONTROL = ['\x00', '\x1f', '\n', '\x7f', '\x85', '\x9f']
+SAFE_TEXT = st.text(alphabet=st.sampled_from(CHARS), max_size=40)
+ANY_TEXT = st.text(alphabet=st.sampled_from(CHARS + CONTROL), max_size=40)
+ANY_INT = st.one_of(st.sampled_from([0, -1, 2**53, 2**63 - 1, -2**63]), st.integers(-10, 10**6))
+
+
+def sometimes(valid, invalid):
+    """Mostly a valid value, now and then anything: most orders are signable,
+    each rule is broken alone or with others."""
+    return st.sampled_from([valid] * 9 + [invalid]).flatmap(lambda strategy: strategy)
+
+
+@st.composite
+def orders(draw):
+    order = pb.Order(
+        product_id=draw(sometimes(SAFE_TEXT.filter(bool), st.one_of(ANY_TEXT, st.just("x" * 129),
+                                                                    st.just("é" * 128), st.just("é" * 129)))),
+        goods_price=draw(sometimes(st.integers(1, 2**53 - 1), ANY_INT)),
+        buy_quantity=draw(sometimes(st.integers(1, 2**53 - 1), ANY_INT)),
+        out_trade_no=draw(sometimes(st.from_regex(r"[0-9A-Za-z\-|*@][0-9A-Za-z_\-|*@]{0,31}", fullmatch=True),
+                                    st.one_of(ANY_TEXT, st.from_regex(r"[0-9A-Za-z_]{0,40}", fullmatch=True)))),
+        attach=draw(sometimes(SAFE_TEXT, st.one_of(ANY_TEXT, st.just("é" * 512), st.just("é" * 513),
+                                                   st.just("a" * 1024), st.just("a" * 1025)))),
+        currency_type=draw(sometimes(st.sampled_from(["", "CNY"]), st.sampled_from(["USD", "cny", "CNY "]))),
+        platform=draw(sometimes(st.sampled_from(["", "android"]), st.sampled_from(["ios", "Android"]))),
+        zone_id=draw(sometimes(st.one_of(st.just(""), st.text(alphabet=st.sampled_from(CHARS), max_size=16)), st.one_of(ANY_TEXT, st.just("z" * 64),
+                                                                            st.just("z" * 65)))))
+    if draw(st.integers(0, 19)) == 0:
+        order.activity_selling_price = draw(ANY_INT)
+    request = pb.SignOrderRequest(
+        app_id=draw(sometimes(st.sampled_from(["mg", "mg-prod-only", "mg-official"]),
+                              st.sampled_from(["mp", "sa", "", "nope", "MG"]))),
+        env=draw(sometimes(st.sampled_from([1, 2]), st.sampled_from([0, 7]))),
+        api=draw(sometimes(st.just(1), st.sampled_from([0, 2, 9]))),
+        mode=draw(sometimes(st.just(0), st.sampled_from([1, 2, 5]))),
+        session_key=draw(sometimes(st.from_regex(r"[\x21-\x7e]{1,64}", fullmatch=True),
+                                   st.one_of(ANY_TEXT, st.just("k" * 256), st.just("k" * 257)))))
+    if draw(st.integers(0, 19)):
+        request.order.CopyFrom(order)
+    return request
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(orders())
+def test_generated_orders_same_answer_and_audit_line(sides, request):
+    fast, reference = sides
+    assert fast.sign(request) == reference.sign(request)
+
+
+@settings(max_examples=300, deadline=None)
+@given(orders())
+def test_declines_only_what_it_cannot_audit_unclipped(request):
+    """Every order the reference signs for a minigame app is signed by the fast
+    path too, except product ids longer than the audit line keeps whole."""
+    config = load_config(CONFORMANCE_CONFIG)
+    try:
+        sign_order(config, request)
+    except PaysigError:
+        assert not fast_signs(request)
+        return
+    minigame = config.apps[request.app_id].kind.value == "minigame"
+    assert fast_signs(request) == (minigame and len(request.order.product_id) <= 128)
+
+
+VALID = pb.SignOrderRequest(app_id="mg", env=pb.ENV_SANDBOX, api=pb.PAYMENT_API_GAME_ITEM,
+                            session_key="9hAb/NEYUlkaMBEsmFgzig==",
+                            order=pb.Order(product_id="sword", goods_price=600, buy_quantity=1, out_trade_no="o-1",
+                                           attach="a", zone_id="z"))
+
+
+@pytest.mark.parametrize("field", ["product_id", "attach", "zone_id", "out_trade_no"])
+@pytest.mark.parametrize("char", [chr(c) for c in [*range(0x20), *range(0x7f, 0xa1)]] + ["\u2028", "\ufeff", "😀"])
+def test_each_character_in_each_text_field(sides, field, char):
+    fast, reference = sides
+    request = pb.SignOrderRequest()
+    request.CopyFrom(VALID)
+    setattr(request.order, field, f"a{char}b")
+    assert fast.sign(request) == reference.sign(request)
+
+
+@pytest.mark.parametrize("field,sizes", [("product_id", (128, 129, 256, 257)), ("attach", (1024, 1025)),
+                                         ("zone_id", (64, 65)), ("out_trade_no", (32, 33))])
+@pytest.mark.parametrize("char", ["a", "é", "中", "😀"])
+def test_length_limits_in_bytes_and_characters(sides, field, sizes, char):
+    fast, reference = sides
+    for size in sizes:
+        request = pb.SignOrderRequest()
+        request.CopyFrom(VALID)
+        setattr(request.order, field, (char * size)[:size] if char == "a" else char * (size // len(char.encode())))
+        assert fast.sign(request) == reference.sign(request)
+
+
+def test_batch_mixes_both_paths_in_request_order(sides):
+    fast, reference = sides
+    cases = [json_format.ParseDict(c["request"], pb.SignOrderRequest()) for c in SIGN_ORDER_CASES]
+    requests = cases + cases[::-1]
+    before = fast.path.read_bytes().count(b"\n") if fast.path.exists() else 0
+    got, want = fast.batch(requests), reference.batch(requests)
+    assert got == want
+    assert [r.WhichOneof("outcome") for r in got.results].count("response") > 2
+    assert fast.path.read_bytes().count(b"\n") - before == len(requests)
+
+
+@pytest.mark.parametrize("key", [b"", b"k", b"k" * 64, b"k" * 65, os.urandom(200)])
+@pytest.mark.parametrize("size", [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000])
+def test_hmac_matches_hashlib(key, size):
+    from paysig.server import _fastsign
+
+    message = os.urandom(size)
+    assert _fastsign.hmac_sha256_hex(key, message) == hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def test_app_keys_do_not_show_their_key():
+    from paysig.server import _fastsign
+
+    keys = _fastsign.AppKeys("1450000001", (1, b"very-secret-app-key"), None)
+    assert "secret" not in repr(keys) and not [a for a in dir(keys) if not a.startswith("__")]
