@@ -2,8 +2,10 @@
 #   docker build -t paysig:0.1.0 .
 #   docker run -p 50051:50051 -v $PWD/examples:/etc/paysig:ro paysig:0.1.0
 FROM python:3.11-slim AS build
+# gcc builds the SignOrder fast path (server/paysig/server/_fastsign.c).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY server ./server
 COPY clients/python ./clients/python
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .

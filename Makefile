@@ -46,7 +46,7 @@ help: ## List the targets.
 
 # ---- set-up ---------------------------------------------------------------
 
-$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py server/paysig/server/_fastsign.c clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@

@@ -223,13 +223,31 @@ def test_batch_mixes_both_paths_in_request_order(sides):
     assert fast.path.read_bytes().count(b"\n") - before == len(requests)
 
 
+@pytest.fixture(params=[True, False], ids=["sha-extensions", "portable"])
+def compression(request):
+    """Each SHA-256 compression: the x86 SHA extensions (where the CPU has
+    them) and the portable C code."""
+    from paysig.server import _fastsign
+
+    _fastsign.use_sha_extensions(request.param)
+    yield request.param
+    _fastsign.use_sha_extensions(True)
+
+
 @pytest.mark.parametrize("key", [b"", b"k", b"k" * 64, b"k" * 65, os.urandom(200)])
 @pytest.mark.parametrize("size", [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000])
-def test_hmac_matches_hashlib(key, size):
+def test_hmac_matches_hashlib(compression, key, size):
     from paysig.server import _fastsign
 
     message = os.urandom(size)
     assert _fastsign.hmac_sha256_hex(key, message) == hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def test_conformance_cases_with_each_compression(sides, compression):
+    fast, reference = sides
+    for case in SIGN_ORDER_CASES:
+        request = json_format.ParseDict(case["request"], pb.SignOrderRequest())
+        assert fast.sign(request) == reference.sign(request), case["name"]
 
 
 def test_app_keys_do_not_show_their_key():

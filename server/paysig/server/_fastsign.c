@@ -60,6 +60,52 @@ static void sha256_compress(uint32_t h[8], const uint8_t *p) {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
+/* The same compression with the x86 SHA extensions, where the CPU has them
+ * (chosen once, at import; tests/test_fastsign.py checks both against hashlib). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+__attribute__((target("sha,sse4.1,ssse3"))) static void sha256_compress_ni(uint32_t h[8], const uint8_t *p) {
+    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xb1);   /* CDAB */
+    __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1b);  /* EFGH */
+    __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                        /* ABEF */
+    s1 = _mm_blend_epi16(s1, t, 0xf0);                                             /* CDGH */
+    const __m128i abef = s0, cdgh = s1;
+    __m128i m[16];
+    for (int j = 0; j < 16; j++) {
+        if (j < 4)
+            m[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * j)), swap);
+        else
+            m[j] = _mm_sha256msg2_epu32(
+                _mm_add_epi32(_mm_sha256msg1_epu32(m[j - 4], m[j - 3]), _mm_alignr_epi8(m[j - 1], m[j - 2], 4)),
+                m[j - 1]);
+        __m128i wk = _mm_add_epi32(m[j], _mm_loadu_si128((const __m128i *)&K256[4 * j]));
+        s1 = _mm_sha256rnds2_epu32(s1, s0, wk);
+        s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(wk, 0x0e));
+    }
+    s0 = _mm_add_epi32(s0, abef);
+    s1 = _mm_add_epi32(s1, cdgh);
+    t = _mm_shuffle_epi32(s0, 0x1b);                                 /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xb1);                                /* DCHG */
+    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, s1, 0xf0)); /* DCBA */
+    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(s1, t, 8));    /* HGFE */
+}
+
+static int cpu_has_sha(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 29) & 1;
+}
+#else
+#define sha256_compress_ni sha256_compress
+static int cpu_has_sha(void) { return 0; }
+#endif
+
+static void (*compress)(uint32_t h[8], const uint8_t *p) = sha256_compress;
+
 static void sha256_init(Sha256 *s) {
     static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -75,10 +121,10 @@ static void sha256_update(Sha256 *s, const uint8_t *p, size_t n) {
         memcpy(s->block + s->used, p, take);
         s->used += take; p += take; n -= take;
         if (s->used < 64) return;
-        sha256_compress(s->h, s->block);
+        compress(s->h, s->block);
         s->used = 0;
     }
-    for (; n >= 64; p += 64, n -= 64) sha256_compress(s->h, p);
+    for (; n >= 64; p += 64, n -= 64) compress(s->h, p);
     memcpy(s->block, p, n);
     s->used = n;
 }
@@ -615,7 +661,17 @@ static PyObject *hmac_sha256_hex(PyObject *Py_UNUSED(module), PyObject *args) {
     return PyUnicode_FromStringAndSize(out, 64);
 }
 
+static PyObject *use_sha_extensions(PyObject *Py_UNUSED(module), PyObject *arg) {
+    int on = PyObject_IsTrue(arg);
+    if (on < 0) return NULL;
+    compress = on && cpu_has_sha() ? sha256_compress_ni : sha256_compress;
+    return PyBool_FromLong(compress == sha256_compress_ni && on);
+}
+
 static PyMethodDef methods[] = {
+    {"use_sha_extensions", use_sha_extensions, METH_O,
+     PyDoc_STR("use_sha_extensions(on) -> whether the x86 SHA extensions are now used. On by default where the "
+               "CPU has them; tests turn them off to check the portable code.")},
     {"sign_game_items", sign_game_items, METH_VARARGS,
      PyDoc_STR("sign_game_items(items, apps, audit_head, wrap) -> (results, audit_lines, counts)\n\n"
                "results[i] is the serialized SignOrderResponse of items[i] (with wrap, the serialized\n"
@@ -634,6 +690,7 @@ static struct PyModuleDef module_def = {
 
 PyMODINIT_FUNC PyInit__fastsign(void) {
     if (PyType_Ready(&AppKeysType) < 0) return NULL;
+    if (cpu_has_sha()) compress = sha256_compress_ni;
     struct { PyObject **slot; const char *s; } names[] = {
         {&S_app_id, "app_id"}, {&S_env, "env"}, {&S_api, "api"}, {&S_mode, "mode"}, {&S_order, "order"},
         {&S_session_key, "session_key"}, {&S_product_id, "product_id"}, {&S_goods_price, "goods_price"},
