@@ -6,11 +6,12 @@ measured in the same run, on loopback, each scenario for a fixed duration.
 - transport floor: bench/floor_server.py, 2 grpcio processes whose SignOrder
   only computes one HMAC. paysig is reported as a fraction of it.
 - in-process ceilings: signing in a loop on one core, no network: paysig's
-  own pipeline in Python, and a Go loop doing the same HMACs (bench/ceiling).
+  own pipeline (with its compiled fast path, and with the Python reference
+  path alone), and a Go loop doing the same HMACs (bench/ceiling).
 
 Load generators: ghz (pinned in the Makefile) for every scenario, and h2load
 (nghttp2, a C HTTP/2 client that costs the 2-core machine far less CPU) for
-the unary comparison with the floor.
+unary SignOrder, the batch and the comparison with the floor.
 
 Writes the table to stdout, bench/out/results.json and
 docs/bench-throughput.png. The soak (`--soak N`) sends N calls and samples
@@ -25,6 +26,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import struct
 import subprocess
 import sys
@@ -150,32 +152,45 @@ def ghz(ghz_bin: str, port: int, call: str, data: dict, concurrency: int, connec
             "errors": report["count"] - ok - cut, "cut_at_end": cut}
 
 
-def h2load(port: int, data: bytes, concurrency: int, connections: int, seconds: float) -> dict:
-    with tempfile.NamedTemporaryFile("wb", delete=False) as f:
+def h2load(port: int, data: bytes, concurrency: int, connections: int, seconds: float, call: str = "SignOrder",
+           items: int = 1) -> dict:
+    """h2load sends the same gRPC frame on ``connections`` connections with
+    concurrency/connections streams each; latency percentiles come from its
+    per-request log. It reads HTTP statuses only: the gRPC statuses are in
+    the audit lines, which main() counts."""
+    with tempfile.NamedTemporaryFile("wb", delete=False) as f, tempfile.NamedTemporaryFile(delete=False) as log:
         f.write(data)
     out = subprocess.run(["h2load", "-D", str(int(seconds)), "-c", str(connections), "-m",
-                          str(max(1, concurrency // connections)), "-t", "1", "-d", f.name,
+                          str(max(1, concurrency // connections)), "-t", "1", "-d", f.name, "--log-file", log.name,
                           "-H", "content-type: application/grpc", "-H", "te: trailers",
-                          f"http://127.0.0.1:{port}/paysig.v1.SignerService/SignOrder"],
+                          f"http://127.0.0.1:{port}/paysig.v1.SignerService/{call}"],
                          capture_output=True, text=True, timeout=seconds + 120)
     os.unlink(f.name)
+    latencies = sorted(int(line.split()[2]) for line in Path(log.name).read_text().splitlines() if line.strip())
+    os.unlink(log.name)
     rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out.stdout).group(1))
     failed = int(re.search(r"(\d+) failed", out.stdout).group(1))
+
+    def percentile(q: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1000, 2) if latencies else 0
+
     return {"generator": "h2load", "concurrency": concurrency, "connections": connections,
-            "calls_per_s": round(rps), "signatures_per_s": round(rps), "errors": failed}
+            "calls_per_s": round(rps), "signatures_per_s": round(rps * items), "p50_ms": percentile(0.50),
+            "p99_ms": percentile(0.99), "errors": failed}
 
 
-def grpc_frame(data: dict) -> bytes:
+def grpc_frame(data: dict, call: str = "SignOrder") -> bytes:
     from google.protobuf import json_format
 
     from paysig.v1 import signer_pb2
 
-    body = json_format.ParseDict(data, signer_pb2.SignOrderRequest()).SerializeToString()
+    body = json_format.ParseDict(data, getattr(signer_pb2, call + "Request")()).SerializeToString()
     return b"\0" + struct.pack(">I", len(body)) + body
 
 
-def python_ceiling(seconds: float) -> float:
-    """paysig's whole per-call pipeline (validation, signing, audit line) on one core."""
+def python_ceiling(seconds: float, fast: bool) -> float:
+    """paysig's whole per-call pipeline (validation, signing, audit line) on
+    one core: with the compiled fast path, or the Python reference path."""
     from google.protobuf import json_format
 
     from paysig.server.audit import AuditLog
@@ -189,7 +204,7 @@ def python_ceiling(seconds: float) -> float:
     import tomllib
 
     config = parse_config(tomllib.loads(CONFIG.format(audit="/dev/null")), source="bench", base_dir=REPO)
-    pipeline = Pipeline(ConfigHolder(config), AuditLog(config.audit), RateLimiter())
+    pipeline = Pipeline(ConfigHolder(config), AuditLog(config.audit), RateLimiter(), fast=fast)
     request = json_format.ParseDict(order(), signer_pb2.SignOrderRequest())
 
     class Context:
@@ -199,7 +214,7 @@ def python_ceiling(seconds: float) -> float:
 
     context = Context()
     n = max(1000, int(seconds * 5000))
-    took = timeit.timeit(lambda: pipeline.run("SignOrder", sign_order, request, context), number=n)
+    took = timeit.timeit(lambda: pipeline.run("SignOrder", sign_order, request, context, "", True), number=n)
     return n / took
 
 
@@ -283,6 +298,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 5)))
     parser.add_argument("--ghz", default=str(REPO / ".tools" / "bin" / "ghz"))
+    parser.add_argument("--pairs", type=int, default=int(os.environ.get("BENCH_PAIRS", 3)),
+                        help="interleaved paysig/floor runs of unary SignOrder at concurrency 64 (h2load), "
+                             "for the spread of the ratio")
     parser.add_argument("--soak", type=int, metavar="CALLS", help="run the memory soak instead")
     args = parser.parse_args()
     for tool in ("h2load",) if args.soak else (args.ghz, "h2load"):
@@ -304,28 +322,43 @@ def main() -> int:
             frame = grpc_frame(order())
             for name, (call, data, items) in SCENARIOS.items():
                 for concurrency, connections in ([(1, 1), (64, 8)] if call == "SignOrder" else
-                                                 [(8, 8)] if items > 1 else [(64, 8)]):
+                                                 [(16, 8)] if items > 1 else [(64, 8)]):
                     row = measured(paysig, s, lambda: ghz(args.ghz, paysig_port, call, data, concurrency,
                                                           connections, s, items))
                     rows.append({"scenario": f"paysig {name}", **row})
             rows.append({"scenario": "floor SignOrder (HMAC only)",
                          **measured(floor, s, lambda: ghz(args.ghz, floor_port, "SignOrder", order(), 64, 8, s, 1))})
-            rows.append({"scenario": "paysig SignOrder", **measured(paysig, s, lambda: h2load(paysig_port, frame, 64,
-                                                                                               8, s))})
+            batch_frame = grpc_frame(SCENARIOS["BatchSignOrders x100"][1], "BatchSignOrders")
+            for concurrency, connections in ((1, 1), (64, 8)):
+                rows.append({"scenario": "paysig SignOrder", **measured(paysig, s, lambda: h2load(
+                    paysig_port, frame, concurrency, connections, s))})
+            rows.append({"scenario": "paysig BatchSignOrders x100", **measured(paysig, s, lambda: h2load(
+                paysig_port, batch_frame, 16, 8, s, "BatchSignOrders", 100))})
             rows.append({"scenario": "floor SignOrder (HMAC only)",
                          **measured(floor, s, lambda: h2load(floor_port, frame, 64, 8, s))})
+            for _ in range(args.pairs - 1):  # the rows above are the first pair
+                rows.append({"scenario": "pair paysig", **measured(paysig, s, lambda: h2load(
+                    paysig_port, frame, 64, 8, s))})
+                rows.append({"scenario": "pair floor", **measured(floor, s, lambda: h2load(
+                    floor_port, frame, 64, 8, s))})
             for concurrency in (1, 4, 16, 64):
                 connections = min(concurrency, 8)
                 for key, server, port in (("sweep paysig", paysig, paysig_port), ("sweep floor", floor, floor_port)):
                     rows.append({"scenario": key, **measured(server, s / 2, lambda: ghz(
                         args.ghz, port, "SignOrder", order(), concurrency, connections, s / 2, 1))})
-            audited = sum(1 for _ in (Path(tmp) / "audit.log").open())
+            audited, audited_ok = 0, 0
+            with (Path(tmp) / "audit.log").open("rb") as lines:
+                for line in lines:
+                    audited += 1
+                    audited_ok += b'"code":"OK"' in line
         finally:
             paysig.stop()
             floor.stop()
 
-    ceilings = {"python_pipeline_per_core": round(python_ceiling(s)), "go_hmac_per_core": round(go_ceiling(s))}
-    main_rows = [r for r in rows if not r["scenario"].startswith("sweep")]
+    ceilings = {"pipeline_fast_path_per_core": round(python_ceiling(s, True)),
+                "pipeline_reference_path_per_core": round(python_ceiling(s, False)),
+                "go_hmac_per_core": round(go_ceiling(s))}
+    main_rows = [r for r in rows if not r["scenario"].startswith(("sweep", "pair"))]
     ratio = {}
     for gen in ("ghz", "h2load"):
         paysig_rps = next(r["calls_per_s"] for r in main_rows
@@ -333,15 +366,30 @@ def main() -> int:
         floor_rps = next(r["calls_per_s"] for r in main_rows
                          if r["scenario"].startswith("floor") and r["generator"] == gen)
         ratio[gen] = round(paysig_rps / floor_rps, 2)
-    results = {"seconds_per_scenario": s, "machine": {"cpus": os.cpu_count()}, "rows": rows,
-               "ceilings_signatures_per_s": ceilings, "paysig_over_floor_c64": ratio, "audit_lines": audited}
+    pairs = [(p, f) for p, f in zip(
+        [r for r in rows if r["generator"] == "h2load" and r["concurrency"] == 64
+         and r["scenario"] in ("paysig SignOrder", "pair paysig")],
+        [r for r in rows if r["generator"] == "h2load" and r["scenario"] in ("floor SignOrder (HMAC only)",
+                                                                             "pair floor")])]
+    spread = {"paysig_calls_per_s": [p["calls_per_s"] for p, _ in pairs],
+              "floor_calls_per_s": [f["calls_per_s"] for _, f in pairs],
+              "paysig_p99_ms": [p["p99_ms"] for p, _ in pairs], "floor_p99_ms": [f["p99_ms"] for _, f in pairs],
+              "ratio": [round(p["calls_per_s"] / f["calls_per_s"], 2) for p, f in pairs]}
+    results = {"seconds_per_scenario": s, "h2load_c64_pairs": spread, "machine": {"cpus": os.cpu_count()}, "rows": rows,
+               "ceilings_signatures_per_s": ceilings, "paysig_over_floor_c64": ratio, "audit_lines": audited,
+               "audit_lines_ok": audited_ok}
     (OUT / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     print(table(main_rows))
-    print(f"\nin-process ceilings (one core, no network): paysig pipeline in Python "
-          f"{ceilings['python_pipeline_per_core']}/s, the same HMACs in Go {ceilings['go_hmac_per_core']}/s")
+    print(f"\nin-process ceilings (one core, no network, calls/s): paysig pipeline with the fast path "
+          f"{ceilings['pipeline_fast_path_per_core']}, with the Python reference path "
+          f"{ceilings['pipeline_reference_path_per_core']}; the same HMACs in Go {ceilings['go_hmac_per_core']}")
     print(f"paysig unary SignOrder / transport floor at concurrency 64: {ratio['ghz']} with ghz, "
           f"{ratio['h2load']} with h2load")
-    print(f"audit lines written by paysig: {audited}")
+    print(f"h2load at concurrency 64, {len(pairs)} interleaved paysig/floor pairs: paysig calls/s "
+          f"{spread['paysig_calls_per_s']} (median {statistics.median(spread['paysig_calls_per_s'])}), p99 ms "
+          f"{spread['paysig_p99_ms']}; floor calls/s {spread['floor_calls_per_s']}, p99 ms {spread['floor_p99_ms']}; "
+          f"ratio {spread['ratio']} (median {statistics.median(spread['ratio'])})")
+    print(f"audit lines written by paysig: {audited}, {audited - audited_ok} of them not OK")
     try:
         chart(rows, REPO / "docs" / "bench-throughput.png")
         print("chart: docs/bench-throughput.png; JSON: bench/out/results.json")

@@ -250,6 +250,20 @@ def test_conformance_cases_with_each_compression(sides, compression):
         assert fast.sign(request) == reference.sign(request), case["name"]
 
 
+@given(st.text(), st.text(), st.text(), st.sampled_from(["SignOrder", "BatchSignOrders"]))
+def test_encoded_head_is_the_json_of_head(caller, peer, request_id, rpc):
+    from unittest import mock
+
+    from paysig.server import audit
+    from paysig.server.access import Caller
+    from paysig.server.signdata import COMPACT_JSON
+
+    who = Caller(name=caller, apps=None, rpcs=frozenset())
+    with mock.patch.object(audit.time, "time", return_value=1795000000.123):
+        assert audit.encoded_head(rpc, who, peer, request_id) + "}" == COMPACT_JSON.encode(
+            audit.head(rpc, who, peer, request_id))
+
+
 def test_app_keys_do_not_show_their_key():
     from paysig.server import _fastsign
 

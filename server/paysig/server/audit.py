@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json.encoder
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ from .errors import Code, PaysigError
 from .signdata import COMPACT_JSON
 
 MAX_FIELD_CHARS = 128  # bounds what an invalid request can put in a line
+_json_string = json.encoder.encode_basestring  # a JSON string as COMPACT_JSON (ensure_ascii=False) writes it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,8 +149,11 @@ def head(rpc: str, caller: Any, peer: str, request_id: str) -> dict[str, Any]:
 
 
 def encoded_head(rpc: str, caller: Any, peer: str, request_id: str) -> str:
-    """head() as the start of a JSON line, for the fast path to complete."""
-    return COMPACT_JSON.encode(head(rpc, caller, peer, request_id))[:-1]
+    """COMPACT_JSON.encode(head(...)) without its closing brace, for the fast
+    path to complete; formatted directly, as it is on every fast call."""
+    return (f'{{"ts":"{_timestamp(time.time())}","pid":{os.getpid()},"request_id":{_json_string(request_id)},'
+            f'"caller":{_json_string(caller.name if caller else "")},"peer":{_json_string(peer)},'
+            f'"rpc":{_json_string(rpc)}')
 
 
 def entry(rpc: str, item_rpc: str, request: Any, response: Any, error: PaysigError | None, caller: Any,
