@@ -281,7 +281,8 @@ def soak(calls: int) -> int:
             os.unlink(f.name)
         finally:
             server.stop()
-    print(out.strip().splitlines()[-6] if out else "")
+    finished = re.search(r"^finished in .*$", out, re.M)
+    print(finished.group(0) if finished else out)
     print(f"{'seconds':>8} " + " ".join(f"{'RSS MiB pid ' + str(p):>16}" for p in samples[0][1]))
     for t, rss in samples:
         print(f"{t:>8} " + " ".join(f"{v / 2**20:>16.1f}" for v in rss.values()))
