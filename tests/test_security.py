@@ -242,11 +242,14 @@ def test_tls_key_file_readable_by_others_is_refused(tmp_path, pki):
 def test_audit_write_failure(tmp_path, fail_closed, outcome):
     config = write_config(tmp_path, APPS + f'[audit]\npath = "/dev/full"\nfail_closed = {str(fail_closed).lower()}\n')
     with running_server(config) as (_, port), client(f"127.0.0.1:{port}") as c:
+        batch = [order(out_trade_no="sec-0002"), order(app_id="nope")]  # one item each path
         if fail_closed:
             error = expect_error(lambda: c.sign_order(order()), grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE")
             assert "nothing was signed" in error.message
+            expect_error(lambda: c.batch_sign_orders(batch), grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE")
         else:
             assert c.sign_order(order()).pay_sig
+            assert [r.WhichOneof("outcome") for r in c.batch_sign_orders(batch)] == ["response", "error"]
 
 
 def test_audit_path_that_cannot_be_opened_fails_at_start(tmp_path):
