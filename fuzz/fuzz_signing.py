@@ -1,7 +1,8 @@
 """Coverage-guided fuzz target (atheris) for paysig's validation and signData
 code: requests built from the fuzzer's bytes go through the three operations
-directly. Any exception other than PaysigError is a crash, and so is a
-signData that breaks a rule.
+directly, and orders through the compiled fast path too. Any exception other
+than PaysigError is a crash, and so is a signData that breaks a rule or a
+fast-path answer that differs from the reference path's.
 
     python fuzz/fuzz_signing.py -max_total_time=60      (make fuzz)
 """
@@ -21,8 +22,12 @@ with atheris.instrument_imports():
     from paysig.server.ops.verify_signature import verify_signature
     from paysig.v1 import signer_pb2 as pb
 
+from paysig.server.access import ANONYMOUS  # noqa: E402
+from paysig.server.fastpath import FastOrders  # noqa: E402
+
 CONFIG = load_config(Path(__file__).resolve().parent.parent / "tests" / "conformance" / "config.toml")
 APPS = ["mg", "mp", "sa", "mg-prod-only", "nope", ""]
+FAST = FastOrders(CONFIG)  # the compiled SignOrder path, held to the reference path's answers
 OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,32}")
 
 
@@ -56,7 +61,14 @@ def test_one_input(data: bytes) -> None:
             request = pb.SignOrderRequest(app_id=app_id, env=fdp.ConsumeIntInRange(0, 3),
                                           api=fdp.ConsumeIntInRange(0, 3), mode=fdp.ConsumeIntInRange(0, 3),
                                           order=order, session_key=text(fdp))
-            check_sign_data(sign_order(CONFIG, request).sign_data)
+            fast = FAST.sign((request,), ANONYMOUS, '{"rpc":"SignOrder"', False)[0][0]
+            try:
+                response = sign_order(CONFIG, request)
+            except PaysigError:
+                assert fast is None, "the fast path signed an order the reference path refuses"
+                raise
+            check_sign_data(response.sign_data)
+            assert fast is None or pb.SignOrderResponse.FromString(fast) == response, "the paths disagree"
         elif choice == 1:
             sign_api_call(CONFIG, pb.SignApiCallRequest(app_id=app_id, env=fdp.ConsumeIntInRange(0, 3),
                                                         uri=text(fdp), body=text(fdp), session_key=text(fdp)))
