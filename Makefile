@@ -191,4 +191,4 @@ run: venv ## Start the server on the demo config (CONFIG=..., LISTEN=host:port).
 
 .PHONY: clean
 clean: ## Remove .venv, .tools and build output.
-	rm -rf $(VENV) $(CURDIR)/.tools build
+	rm -rf $(VENV) $(CURDIR)/.tools build server/paysig/server/_fastsign.*.so
