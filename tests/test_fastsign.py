@@ -110,12 +110,12 @@ def test_conformance_case_same_answer_and_audit_line(sides, case):
     assert fast.sign(request) == reference.sign(request)
 
 
-def test_the_fast_path_signs_the_valid_minigame_cases_and_declines_the_rest():
+def test_the_fast_path_signs_the_valid_minigame_and_miniprogram_cases_and_declines_the_rest():
     signed = {c["name"] for c in SIGN_ORDER_CASES
               if fast_signs(json_format.ParseDict(c["request"], pb.SignOrderRequest()))}
-    valid_minigame = {c["name"] for c in SIGN_ORDER_CASES if "response" in c["expect"]
-                      and c["request"]["app_id"].startswith("mg") and c["request"].get("api") == "PAYMENT_API_GAME_ITEM"}
-    assert valid_minigame and signed == valid_minigame
+    valid = {c["name"] for c in SIGN_ORDER_CASES if "response" in c["expect"] and c["request"]["app_id"] != "sa"}
+    assert {"mg", "mp"} <= {c["request"]["app_id"] for c in SIGN_ORDER_CASES if c["name"] in valid}
+    assert signed == valid
 
 
 # Text that exercises JSON escaping, UTF-8 lengths and the control-character rule.
@@ -134,27 +134,35 @@ def sometimes(valid, invalid):
 
 @st.composite
 def orders(draw):
+    app_id = draw(sometimes(st.sampled_from(["mg", "mg-prod-only", "mg-official", "mp"]),
+                            st.sampled_from(["sa", "", "nope", "MG"])))
+    vp = app_id == "mp"  # a miniprogram app: requestVirtualPayment
+    mode = draw(sometimes(st.sampled_from([1, 2]) if vp else st.just(0), st.sampled_from([0, 1, 2, 5])))
+    coin = vp and mode == 2
+    goods_price = draw(sometimes(st.just(0) if coin else st.integers(1, 2**53 - 1), ANY_INT))
     order = pb.Order(
-        product_id=draw(sometimes(SAFE_TEXT.filter(bool), st.one_of(ANY_TEXT, st.just("x" * 129),
-                                                                    st.just("é" * 128), st.just("é" * 129)))),
-        goods_price=draw(sometimes(st.integers(1, 2**53 - 1), ANY_INT)),
+        product_id=draw(sometimes(st.just("") if coin else SAFE_TEXT.filter(bool),
+                                  st.one_of(ANY_TEXT, st.just("x" * 129), st.just("é" * 128), st.just("é" * 129)))),
+        goods_price=goods_price,
         buy_quantity=draw(sometimes(st.integers(1, 2**53 - 1), ANY_INT)),
-        out_trade_no=draw(sometimes(st.from_regex(r"[0-9A-Za-z\-|*@][0-9A-Za-z_\-|*@]{0,31}", fullmatch=True),
-                                    st.one_of(ANY_TEXT, st.from_regex(r"[0-9A-Za-z_]{0,40}", fullmatch=True)))),
-        attach=draw(sometimes(SAFE_TEXT, st.one_of(ANY_TEXT, st.just("é" * 512), st.just("é" * 513),
-                                                   st.just("a" * 1024), st.just("a" * 1025)))),
+        out_trade_no=draw(sometimes(
+            st.from_regex(r"[0-9A-Za-z\-|*@][0-9A-Za-z_\-|*@]{%d,31}" % (7 if vp else 0), fullmatch=True),
+            st.one_of(ANY_TEXT, st.from_regex(r"[0-9A-Za-z_]{0,40}", fullmatch=True)))),
+        attach=draw(sometimes(SAFE_TEXT.filter(bool) if vp else SAFE_TEXT,
+                              st.one_of(ANY_TEXT, st.just("é" * 512), st.just("é" * 513), st.just("a" * 1024),
+                                        st.just("a" * 1025)))),
         currency_type=draw(sometimes(st.sampled_from(["", "CNY"]), st.sampled_from(["USD", "cny", "CNY "]))),
-        platform=draw(sometimes(st.sampled_from(["", "android"]), st.sampled_from(["ios", "Android"]))),
-        zone_id=draw(sometimes(st.one_of(st.just(""), st.text(alphabet=st.sampled_from(CHARS), max_size=16)), st.one_of(ANY_TEXT, st.just("z" * 64),
-                                                                            st.just("z" * 65)))))
-    if draw(st.integers(0, 19)) == 0:
-        order.activity_selling_price = draw(ANY_INT)
+        platform=draw(sometimes(st.just("") if vp else st.sampled_from(["", "android"]),
+                                st.sampled_from(["ios", "Android", "android"]))),
+        zone_id=draw(sometimes(st.just("") if vp else st.one_of(st.just(""), st.text(
+            alphabet=st.sampled_from(CHARS), max_size=16)), st.one_of(ANY_TEXT, st.just("z" * 64),
+                                                                     st.just("z" * 65)))))
+    if draw(st.integers(0, 3 if vp and not coin else 19)) == 0:
+        order.activity_selling_price = draw(sometimes(st.integers(1, max(1, goods_price)), ANY_INT))
     request = pb.SignOrderRequest(
-        app_id=draw(sometimes(st.sampled_from(["mg", "mg-prod-only", "mg-official"]),
-                              st.sampled_from(["mp", "sa", "", "nope", "MG"]))),
+        app_id=app_id, mode=mode,
         env=draw(sometimes(st.sampled_from([1, 2]), st.sampled_from([0, 7]))),
-        api=draw(sometimes(st.just(1), st.sampled_from([0, 2, 9]))),
-        mode=draw(sometimes(st.just(0), st.sampled_from([1, 2, 5]))),
+        api=draw(sometimes(st.just(2 if vp else 1), st.sampled_from([0, 1 if vp else 2, 9]))),
         session_key=draw(sometimes(st.from_regex(r"[\x21-\x7e]{1,64}", fullmatch=True),
                                    st.one_of(ANY_TEXT, st.just("k" * 256), st.just("k" * 257)))))
     if draw(st.integers(0, 19)):
@@ -172,16 +180,17 @@ def test_generated_orders_same_answer_and_audit_line(sides, request):
 @settings(max_examples=300, deadline=None)
 @given(orders())
 def test_declines_only_what_it_cannot_audit_unclipped(request):
-    """Every order the reference signs for a minigame app is signed by the fast
-    path too, except product ids longer than the audit line keeps whole."""
+    """Every order the reference signs for a minigame or miniprogram app is
+    signed by the fast path too, except product ids longer than the audit
+    line keeps whole."""
     config = load_config(CONFORMANCE_CONFIG)
     try:
         sign_order(config, request)
     except PaysigError:
         assert not fast_signs(request)
         return
-    minigame = config.apps[request.app_id].kind.value == "minigame"
-    assert fast_signs(request) == (minigame and len(request.order.product_id) <= 128)
+    fast_kind = config.apps[request.app_id].kind.value in ("minigame", "miniprogram")
+    assert fast_signs(request) == (fast_kind and len(request.order.product_id) <= 128)
 
 
 VALID = pb.SignOrderRequest(app_id="mg", env=pb.ENV_SANDBOX, api=pb.PAYMENT_API_GAME_ITEM,
@@ -190,13 +199,37 @@ VALID = pb.SignOrderRequest(app_id="mg", env=pb.ENV_SANDBOX, api=pb.PAYMENT_API_
                                            attach="a", zone_id="z"))
 
 
+VALID_VP = pb.SignOrderRequest(app_id="mp", env=pb.ENV_PRODUCTION, api=pb.PAYMENT_API_VIRTUAL_PAYMENT,
+                               mode=pb.VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS, session_key="9hAb/NEYUlkaMBEsmFgzig==",
+                               order=pb.Order(product_id="gem", goods_price=600, activity_selling_price=500,
+                                              buy_quantity=2, out_trade_no="order-0001", attach="a"))
+
+
 @pytest.mark.parametrize("field", ["product_id", "attach", "zone_id", "out_trade_no"])
 @pytest.mark.parametrize("char", [chr(c) for c in [*range(0x20), *range(0x7f, 0xa1)]] + ["\u2028", "\ufeff", "😀"])
-def test_each_character_in_each_text_field(sides, field, char):
+@pytest.mark.parametrize("base", [VALID, VALID_VP], ids=["game-item", "virtual-payment"])
+def test_each_character_in_each_text_field(sides, field, char, base):
     fast, reference = sides
     request = pb.SignOrderRequest()
-    request.CopyFrom(VALID)
+    request.CopyFrom(base)
     setattr(request.order, field, f"a{char}b")
+    assert fast.sign(request) == reference.sign(request)
+
+
+@pytest.mark.parametrize("mode", [1, 2])
+@pytest.mark.parametrize("activity", [None, 1, 599, 600, 601, 0, -1])
+@pytest.mark.parametrize("goods_price", [0, 600])
+def test_virtual_payment_modes_and_prices(sides, mode, activity, goods_price):
+    fast, reference = sides
+    request = pb.SignOrderRequest()
+    request.CopyFrom(VALID_VP)
+    request.mode = mode
+    request.order.goods_price = goods_price
+    request.order.ClearField("activity_selling_price")
+    if activity is not None:
+        request.order.activity_selling_price = activity
+    if mode == 2:
+        request.order.product_id = ""
     assert fast.sign(request) == reference.sign(request)
 
 
@@ -267,5 +300,5 @@ def test_encoded_head_is_the_json_of_head(caller, peer, request_id, rpc):
 def test_app_keys_do_not_show_their_key():
     from paysig.server import _fastsign
 
-    keys = _fastsign.AppKeys("1450000001", (1, b"very-secret-app-key"), None)
+    keys = _fastsign.AppKeys("minigame", "1450000001", (1, b"very-secret-app-key"), None)
     assert "secret" not in repr(keys) and not [a for a in dir(keys) if not a.startswith("__")]

@@ -1,11 +1,12 @@
 /*
- * paysig.server._fastsign: the compiled path of SignOrder for the common,
- * valid case (a minigame app's requestMidasPaymentGameItem order).
+ * paysig.server._fastsign: the compiled path of SignOrder for valid orders of
+ * minigame apps (requestMidasPaymentGameItem) and miniprogram apps
+ * (requestVirtualPayment).
  *
  * It signs only what it has checked against every rule of the Python
  * reference (ops/sign_order.py, rules.py) and produces the same bytes: the
  * signData, both HMACs, the serialized SignOrderResponse and the audit line.
- * Anything else (another app kind or API, any broken rule, any doubt) is
+ * Anything else (a superapp, a wrong API, any broken rule, any doubt) is
  * declined: the item's slot is None and Python's reference path answers it,
  * with its violations. tests/test_fastsign.py holds the two paths to the same
  * output on the conformance cases and on generated orders.
@@ -283,8 +284,11 @@ static void pb_varint(Buf *b, int field, uint64_t v) {
 
 enum { ENV_PRODUCTION = 1, ENV_SANDBOX = 2 }; /* paysig.v1.Env */
 
+enum { KIND_MINIGAME = 0, KIND_MINIPROGRAM = 1 };
+
 typedef struct {
     PyObject_HEAD
+    int kind;       /* KIND_MINIGAME: requestMidasPaymentGameItem; KIND_MINIPROGRAM: requestVirtualPayment */
     char *offer_id; /* UTF-8, NUL-terminated */
     Py_ssize_t offer_id_n;
     int has[3];         /* by paysig.v1.Env */
@@ -311,12 +315,20 @@ static int set_key(AppKeys *self, int env, PyObject *spec) {
 }
 
 static int AppKeys_init(AppKeys *self, PyObject *args, PyObject *kwds) {
-    static char *names[] = {"offer_id", "production", "sandbox", NULL};
-    const char *offer;
+    static char *names[] = {"kind", "offer_id", "production", "sandbox", NULL};
+    const char *kind, *offer;
     Py_ssize_t offer_n;
     PyObject *production, *sandbox;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "s#OO", names, &offer, &offer_n, &production, &sandbox))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ss#OO", names, &kind, &offer, &offer_n, &production, &sandbox))
         return -1;
+    if (strcmp(kind, "minigame") == 0) {
+        self->kind = KIND_MINIGAME;
+    } else if (strcmp(kind, "miniprogram") == 0) {
+        self->kind = KIND_MINIPROGRAM;
+    } else {
+        PyErr_SetString(PyExc_ValueError, "kind: minigame or miniprogram");
+        return -1;
+    }
     PyMem_Free(self->offer_id);
     self->offer_id = PyMem_Malloc((size_t)offer_n + 1);
     if (!self->offer_id) { PyErr_NoMemory(); return -1; }
@@ -330,8 +342,8 @@ static int AppKeys_init(AppKeys *self, PyObject *args, PyObject *kwds) {
 static PyTypeObject AppKeysType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "paysig.server._fastsign.AppKeys",
-    .tp_doc = PyDoc_STR("AppKeys(offer_id, production, sandbox): a minigame app's offerId and signing keys, "
-                        "each (version, key bytes) or None. The key cannot be read back."),
+    .tp_doc = PyDoc_STR("AppKeys(kind, offer_id, production, sandbox): a minigame or miniprogram app's "
+                        "offerId and signing keys, each (version, key bytes) or None. The key cannot be read back."),
     .tp_basicsize = sizeof(AppKeys),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -365,8 +377,8 @@ static int text_ok(const char *s, Py_ssize_t n, Py_ssize_t max_bytes, int requir
     return n <= max_bytes && !has_control_chars(s, n);
 }
 
-static int out_trade_no_ok(const char *s, Py_ssize_t n) {
-    if (n < 1 || n > 32 || s[0] == '_') return 0;
+static int out_trade_no_ok(const char *s, Py_ssize_t n, Py_ssize_t min_length) {
+    if (n < min_length || n > 32 || s[0] == '_') return 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '-' ||
@@ -389,9 +401,12 @@ static int positive_ok(long long v) { return v >= 1 && v <= MAX_SAFE_INTEGER; }
 
 static PyObject *S_app_id, *S_env, *S_api, *S_mode, *S_order, *S_session_key, *S_product_id, *S_goods_price,
     *S_buy_quantity, *S_out_trade_no, *S_attach, *S_currency_type, *S_platform, *S_zone_id, *S_HasField,
-    *S_activity_selling_price, *S_api_name, *S_env_names[3];
+    *S_activity_selling_price, *S_api_names[2], *S_env_names[3];
 
 #define PAYMENT_API_GAME_ITEM 1
+#define PAYMENT_API_VIRTUAL_PAYMENT 2
+#define MODE_GOODS 1 /* VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS */
+#define MODE_COIN 2  /* VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN */
 #define MAX_AUDIT_CHARS 128 /* audit.MAX_FIELD_CHARS: longer values would be clipped there */
 
 typedef struct {
@@ -429,16 +444,20 @@ static int int_attr(PyObject *obj, PyObject *name, long long *out) {
 typedef struct {
     const char *app_id, *session_key, *product_id, *out_trade_no, *attach, *currency, *platform, *zone_id;
     Py_ssize_t app_id_n, session_key_n, product_id_n, out_trade_no_n, attach_n, currency_n, platform_n, zone_id_n;
-    long long env, goods_price, buy_quantity;
+    long long env, mode, goods_price, buy_quantity, activity_selling_price;
+    int has_activity_selling_price;
     AppKeys *app;
 } Item;
 
-/* 1: the item is valid and signable here; 0: decline; -1: a Python error. */
+/* 1: the item is valid and signable here; 0: decline; -1: a Python error.
+ * The rules are those of ops/sign_order.py for a minigame app's game item
+ * order and a miniprogram app's virtual payment order. */
 static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
-    long long api, mode;
-    if (int_attr(req, S_api, &api) < 0 || int_attr(req, S_mode, &mode) < 0 || int_attr(req, S_env, &it->env) < 0)
+    long long api;
+    if (int_attr(req, S_api, &api) < 0 || int_attr(req, S_mode, &it->mode) < 0 ||
+        int_attr(req, S_env, &it->env) < 0)
         return -1;
-    if (api != PAYMENT_API_GAME_ITEM || mode != 0 || (it->env != ENV_PRODUCTION && it->env != ENV_SANDBOX)) return 0;
+    if (it->env != ENV_PRODUCTION && it->env != ENV_SANDBOX) return 0;
 
     if (!(it->app_id = str_attr(r, req, S_app_id, &it->app_id_n))) return PyErr_Occurred() ? -1 : 0;
     PyObject *app = PyDict_GetItemWithError(apps, r->owned[r->n_owned - 1]);
@@ -449,6 +468,11 @@ static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
     }
     it->app = (AppKeys *)app;
     if (!it->app->has[it->env] || utf8_chars(it->app_id, it->app_id_n) > MAX_AUDIT_CHARS) return 0;
+    int vp = it->app->kind == KIND_MINIPROGRAM;
+    if (vp ? api != PAYMENT_API_VIRTUAL_PAYMENT || (it->mode != MODE_GOODS && it->mode != MODE_COIN)
+           : api != PAYMENT_API_GAME_ITEM || it->mode != 0)
+        return 0;
+    int item = !vp || it->mode == MODE_GOODS; /* an item with a product_id and goods_price */
 
     if (!(it->session_key = str_attr(r, req, S_session_key, &it->session_key_n))) return PyErr_Occurred() ? -1 : 0;
     if (!session_key_ok(it->session_key, it->session_key_n)) return 0;
@@ -458,13 +482,19 @@ static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
     r->owned[r->n_owned++] = order;
     PyObject *has = PyObject_CallMethodOneArg(order, S_HasField, S_activity_selling_price);
     if (!has) return -1;
-    int set = PyObject_IsTrue(has);
+    it->has_activity_selling_price = PyObject_IsTrue(has);
     Py_DECREF(has);
-    if (set) return set < 0 ? -1 : 0;
+    if (it->has_activity_selling_price < 0) return -1;
+    if (it->has_activity_selling_price && !(vp && item)) return 0;
 
     if (int_attr(order, S_goods_price, &it->goods_price) < 0 || int_attr(order, S_buy_quantity, &it->buy_quantity) < 0)
         return -1;
-    if (!positive_ok(it->goods_price) || !positive_ok(it->buy_quantity)) return 0;
+    if (!positive_ok(it->buy_quantity)) return 0;
+    if (item ? !positive_ok(it->goods_price) : it->goods_price != 0) return 0;
+    if (it->has_activity_selling_price) {
+        if (int_attr(order, S_activity_selling_price, &it->activity_selling_price) < 0) return -1;
+        if (!positive_ok(it->activity_selling_price) || it->activity_selling_price > it->goods_price) return 0;
+    }
     if (!(it->product_id = str_attr(r, order, S_product_id, &it->product_id_n)) ||
         !(it->out_trade_no = str_attr(r, order, S_out_trade_no, &it->out_trade_no_n)) ||
         !(it->attach = str_attr(r, order, S_attach, &it->attach_n)) ||
@@ -473,12 +503,13 @@ static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
         return PyErr_Occurred() ? -1 : 0;
     if (!(it->zone_id = str_attr(r, order, S_zone_id, &it->zone_id_n))) return PyErr_Occurred() ? -1 : 0;
 
-    if (!text_ok(it->product_id, it->product_id_n, 256, 1) || utf8_chars(it->product_id, it->product_id_n) > MAX_AUDIT_CHARS)
-        return 0;
-    if (!out_trade_no_ok(it->out_trade_no, it->out_trade_no_n)) return 0;
-    if (!text_ok(it->attach, it->attach_n, 1024, 0)) return 0;
+    if (item ? !text_ok(it->product_id, it->product_id_n, 256, 1) : it->product_id_n != 0) return 0;
+    if (utf8_chars(it->product_id, it->product_id_n) > MAX_AUDIT_CHARS) return 0;
+    if (!out_trade_no_ok(it->out_trade_no, it->out_trade_no_n, vp ? 8 : 1)) return 0;
+    if (!text_ok(it->attach, it->attach_n, 1024, vp)) return 0;
     if (it->currency_n == 0) { it->currency = "CNY"; it->currency_n = 3; }
     if (it->currency_n != 3 || memcmp(it->currency, "CNY", 3) != 0) return 0;
+    if (vp) return it->platform_n == 0 && it->zone_id_n == 0; /* virtual payment signData has neither */
     if (it->platform_n == 0) { it->platform = "android"; it->platform_n = 7; }
     if (it->platform_n != 7 || memcmp(it->platform, "android", 7) != 0) return 0;
     if (it->zone_id_n == 0) { it->zone_id = "1"; it->zone_id_n = 1; }
@@ -486,41 +517,67 @@ static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
     return 1;
 }
 
-static const char METHOD[] = "requestMidasPaymentGameItem";
-static const char PAY_SIG_PREFIX[] = "requestMidasPaymentGameItem&"; /* paySig signs method&signData */
+/* By AppKeys.kind: the wx method, the PaymentApi name, and what paySig signs
+ * before the signData ("method&"). */
+static const char *const METHOD[2] = {"requestMidasPaymentGameItem", "requestVirtualPayment"};
+static const char *const API_NAME[2] = {"PAYMENT_API_GAME_ITEM", "PAYMENT_API_VIRTUAL_PAYMENT"};
+static const char *const PAY_SIG_PREFIX[2] = {"requestMidasPaymentGameItem&", "requestVirtualPayment&"};
+static const char *const MODE_NAME[3] = {"", "short_series_goods", "short_series_coin"};
+
+static void json_key_string(Buf *b, const char *key, const char *s, Py_ssize_t n) {
+    buf_put(b, key, strlen(key));
+    buf_json_string(b, s, (size_t)n);
+}
+
+static void json_key_int(Buf *b, const char *key, long long v) {
+    buf_put(b, key, strlen(key));
+    buf_int(b, v);
+}
+
+/* signData, in signdata.py's field order for each method. */
+static void sign_data(const Item *it, Buf *data) {
+    const char *env = it->env == ENV_SANDBOX ? "1" : "0";
+    data->n = 0;
+    if (it->app->kind == KIND_MINIGAME) {
+        PUT_LIT(data, "{\"mode\":\"goods\"");
+        json_key_string(data, ",\"offerId\":", it->app->offer_id, it->app->offer_id_n);
+        json_key_int(data, ",\"buyQuantity\":", it->buy_quantity);
+        PUT_LIT(data, ",\"env\":");
+        buf_put(data, env, 1);
+        json_key_string(data, ",\"currencyType\":", it->currency, it->currency_n);
+        json_key_string(data, ",\"platform\":", it->platform, it->platform_n);
+        json_key_string(data, ",\"zoneId\":", it->zone_id, it->zone_id_n);
+        json_key_string(data, ",\"productId\":", it->product_id, it->product_id_n);
+        json_key_int(data, ",\"goodsPrice\":", it->goods_price);
+        json_key_string(data, ",\"outTradeNo\":", it->out_trade_no, it->out_trade_no_n);
+        if (it->attach_n) json_key_string(data, ",\"attach\":", it->attach, it->attach_n);
+    } else {
+        json_key_string(data, "{\"offerId\":", it->app->offer_id, it->app->offer_id_n);
+        json_key_int(data, ",\"buyQuantity\":", it->buy_quantity);
+        PUT_LIT(data, ",\"env\":");
+        buf_put(data, env, 1);
+        json_key_string(data, ",\"currencyType\":", it->currency, it->currency_n);
+        if (it->mode == MODE_GOODS) {
+            json_key_string(data, ",\"productId\":", it->product_id, it->product_id_n);
+            json_key_int(data, ",\"goodsPrice\":", it->goods_price);
+            if (it->has_activity_selling_price)
+                json_key_int(data, ",\"activitySellingPrice\":", it->activity_selling_price);
+        }
+        json_key_string(data, ",\"outTradeNo\":", it->out_trade_no, it->out_trade_no_n);
+        json_key_string(data, ",\"attach\":", it->attach, it->attach_n);
+    }
+    buf_byte(data, '}');
+}
 
 /* Signs a valid item: the SignOrderResponse into out, its audit line into audit. */
 static void sign_item(const Item *it, const char *head, Py_ssize_t head_n, Buf *out, Buf *audit, Buf *data,
                       Buf *args) {
-    /* signData, in signdata.game_item_sign_data's field order */
-    data->n = 0;
-    PUT_LIT(data, "{\"mode\":\"goods\",\"offerId\":");
-    buf_json_string(data, it->app->offer_id, (size_t)it->app->offer_id_n);
-    PUT_LIT(data, ",\"buyQuantity\":");
-    buf_int(data, it->buy_quantity);
-    PUT_LIT(data, ",\"env\":");
-    buf_byte(data, it->env == ENV_SANDBOX ? '1' : '0');
-    PUT_LIT(data, ",\"currencyType\":");
-    buf_json_string(data, it->currency, (size_t)it->currency_n);
-    PUT_LIT(data, ",\"platform\":");
-    buf_json_string(data, it->platform, (size_t)it->platform_n);
-    PUT_LIT(data, ",\"zoneId\":");
-    buf_json_string(data, it->zone_id, (size_t)it->zone_id_n);
-    PUT_LIT(data, ",\"productId\":");
-    buf_json_string(data, it->product_id, (size_t)it->product_id_n);
-    PUT_LIT(data, ",\"goodsPrice\":");
-    buf_int(data, it->goods_price);
-    PUT_LIT(data, ",\"outTradeNo\":");
-    buf_json_string(data, it->out_trade_no, (size_t)it->out_trade_no_n);
-    if (it->attach_n) {
-        PUT_LIT(data, ",\"attach\":");
-        buf_json_string(data, it->attach, (size_t)it->attach_n);
-    }
-    buf_byte(data, '}');
+    int kind = it->app->kind;
+    sign_data(it, data);
     if (data->failed) return;
 
     char pay_sig[64], signature[64];
-    hmac_hex(&it->app->key[it->env], PAY_SIG_PREFIX, sizeof PAY_SIG_PREFIX - 1, data->p, data->n, pay_sig);
+    hmac_hex(&it->app->key[it->env], PAY_SIG_PREFIX[kind], strlen(PAY_SIG_PREFIX[kind]), data->p, data->n, pay_sig);
     HmacKey session;
     hmac_key(&session, (const uint8_t *)it->session_key, (size_t)it->session_key_n);
     hmac_hex(&session, "", 0, data->p, data->n, signature);
@@ -533,13 +590,19 @@ static void sign_item(const Item *it, const char *head, Py_ssize_t head_n, Buf *
     buf_put(args, pay_sig, 64);
     PUT_LIT(args, "\",\"signature\":\"");
     buf_put(args, signature, 64);
-    PUT_LIT(args, "\"}");
+    buf_byte(args, '"');
+    if (kind == KIND_MINIPROGRAM) {
+        PUT_LIT(args, ",\"mode\":\"");
+        buf_put(args, MODE_NAME[it->mode], strlen(MODE_NAME[it->mode]));
+        buf_byte(args, '"');
+    }
+    buf_byte(args, '}');
     if (args->failed) return;
 
     pb_bytes(out, 1, data->p, data->n);
     pb_bytes(out, 2, pay_sig, 64);
     pb_bytes(out, 3, signature, 64);
-    pb_bytes(out, 4, METHOD, sizeof METHOD - 1);
+    pb_bytes(out, 4, METHOD[kind], strlen(METHOD[kind]));
     pb_varint(out, 5, it->app->version[it->env]);
     pb_varint(out, 6, (uint64_t)it->env);
     pb_bytes(out, 7, args->p, args->n);
@@ -558,7 +621,9 @@ static void sign_item(const Item *it, const char *head, Py_ssize_t head_n, Buf *
     buf_json_string(audit, it->app_id, (size_t)it->app_id_n);
     PUT_LIT(audit, ",\"env\":\"");
     buf_put(audit, env_name[it->env], strlen(env_name[it->env]));
-    PUT_LIT(audit, "\",\"api\":\"PAYMENT_API_GAME_ITEM\",\"out_trade_no\":");
+    PUT_LIT(audit, "\",\"api\":\"");
+    buf_put(audit, API_NAME[kind], strlen(API_NAME[kind]));
+    PUT_LIT(audit, "\",\"out_trade_no\":");
     buf_json_string(audit, it->out_trade_no, (size_t)it->out_trade_no_n);
     PUT_LIT(audit, ",\"product_id\":");
     buf_json_string(audit, it->product_id, (size_t)it->product_id_n);
@@ -576,7 +641,8 @@ static void sign_item(const Item *it, const char *head, Py_ssize_t head_n, Buf *
 }
 
 static PyObject *count_signed(PyObject *counts, const Item *it) {
-    PyObject *key = Py_BuildValue("(s#OO)", it->app_id, it->app_id_n, S_env_names[it->env], S_api_name);
+    PyObject *key = Py_BuildValue("(s#OO)", it->app_id, it->app_id_n, S_env_names[it->env],
+                                  S_api_names[it->app->kind]);
     if (!key) return NULL;
     PyObject *old = PyDict_GetItemWithError(counts, key);
     long n = old ? PyLong_AsLong(old) + 1 : 1;
@@ -685,7 +751,8 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "paysig.server._fastsign",
-    PyDoc_STR("The compiled SignOrder path for valid minigame orders; see fastpath.py."), -1, methods,
+    PyDoc_STR("The compiled SignOrder path for valid minigame and miniprogram orders; see fastpath.py."), -1,
+    methods,
 };
 
 PyMODINIT_FUNC PyInit__fastsign(void) {
@@ -697,7 +764,8 @@ PyMODINIT_FUNC PyInit__fastsign(void) {
         {&S_buy_quantity, "buy_quantity"}, {&S_out_trade_no, "out_trade_no"}, {&S_attach, "attach"},
         {&S_currency_type, "currency_type"}, {&S_platform, "platform"}, {&S_zone_id, "zone_id"},
         {&S_HasField, "HasField"}, {&S_activity_selling_price, "activity_selling_price"},
-        {&S_api_name, "PAYMENT_API_GAME_ITEM"}, {&S_env_names[1], "ENV_PRODUCTION"},
+        {&S_api_names[KIND_MINIGAME], "PAYMENT_API_GAME_ITEM"},
+        {&S_api_names[KIND_MINIPROGRAM], "PAYMENT_API_VIRTUAL_PAYMENT"}, {&S_env_names[1], "ENV_PRODUCTION"},
         {&S_env_names[2], "ENV_SANDBOX"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

@@ -1,11 +1,11 @@
 """The compiled path of SignOrder (unary and batch items), for speed.
 
-``_fastsign`` (C, built with the package) signs the common valid case, a
-minigame app's requestMidasPaymentGameItem order, with the same bytes as the
-reference path in ops/sign_order.py: signData, paySig, signature, the
-serialized response and the audit line. It declines everything else (other
-app kinds and APIs, and any item that breaks a rule), and the reference path
-answers those, violations and all. Access control, rate limits and the
+``_fastsign`` (C, built with the package) signs the valid orders of minigame
+apps (requestMidasPaymentGameItem) and miniprogram apps
+(requestVirtualPayment) with the same bytes as the reference path in
+ops/sign_order.py: signData, paySig, signature, the serialized response and
+the audit line. It declines everything else (superapps, and any item that
+breaks a rule), and the reference path answers those, violations and all. Access control, rate limits and the
 audit write stay in the pipeline, for both paths.
 """
 
@@ -26,19 +26,20 @@ AVAILABLE = _fastsign is not None
 
 
 class FastOrders:
-    """The fast path for one config generation: each minigame app's offerId
-    and the inner and outer HMAC states of its signing keys, held in C."""
+    """The fast path for one config generation: each minigame and
+    miniprogram app's offerId and the inner and outer HMAC states of its
+    signing keys, held in C."""
 
     def __init__(self, config: Config):
         self._apps: dict[str, Any] = {}
         for app in config.apps.values():
-            if app.kind is not AppKind.MINIGAME or not app.offer_id:
+            if app.kind not in (AppKind.MINIGAME, AppKind.MINIPROGRAM) or not app.offer_id:
                 continue
             specs = []
             for env in (Env.PRODUCTION, Env.SANDBOX):
                 ring = app.key_ring(env)
                 specs.append(None if ring is None else (ring.primary.version, ring.primary.secret.reveal()))
-            self._apps[app.app_id] = _fastsign.AppKeys(app.offer_id, *specs)
+            self._apps[app.app_id] = _fastsign.AppKeys(app.kind.value, app.offer_id, *specs)
         self._by_caller: dict[frozenset[str], dict[str, Any]] = {}
 
     def _apps_for(self, caller: Caller) -> dict[str, Any]:
