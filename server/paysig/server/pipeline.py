@@ -37,6 +37,9 @@ KNOWN_APIS = frozenset({"/xpay/query_user_balance", "/xpay/currency_pay", "/xpay
                         "/wxa/game/queryorderinfo"})
 
 
+RESULTS_TAG = b"\n"  # field 1 (results), length-delimited, of the Batch*Response messages
+
+
 def new_request_id() -> str:
     return os.urandom(8).hex()
 
@@ -105,19 +108,18 @@ class Pipeline:
             self._finish(rpc, [entry(rpc, item_rpc, None, None, error, caller, context.peer(), request_id)], error,
                          started, request_id)
         peer = context.peer()
+        records: list[dict[str, Any]] = []
         orders = self._fast_orders(config) if fast else None
         if orders is not None:
             encoded, lines, signed = orders.sign(items, caller, encoded_head(rpc, caller, peer, request_id), True)
             if lines:
-                records = []
                 for i, done in enumerate(encoded):
                     if done is None:
                         result = self._item_result(config, caller, rpc, item_rpc, operation, items[i], result_type,
                                                    records, peer, request_id).SerializeToString()
-                        encoded[i] = b"\n" + fastpath.varint(len(result)) + result
+                        encoded[i] = RESULTS_TAG + fastpath.varint(len(result)) + result
                 self._finish(rpc, records, None, started, request_id, lines, signed)
                 return b"".join(encoded)
-        records: list[dict[str, Any]] = []
         results = [self._item_result(config, caller, rpc, item_rpc, operation, item, result_type, records, peer,
                                      request_id) for item in items]
         self._finish(rpc, records, None, started, request_id)
