@@ -397,7 +397,7 @@ static int session_key_ok(const char *s, Py_ssize_t n) {
 
 static int positive_ok(long long v) { return v >= 1 && v <= MAX_SAFE_INTEGER; }
 
-/* ---- sign_game_items ------------------------------------------------------- */
+/* ---- sign_orders ----------------------------------------------------------- */
 
 static PyObject *S_app_id, *S_env, *S_api, *S_mode, *S_order, *S_session_key, *S_product_id, *S_goods_price,
     *S_buy_quantity, *S_out_trade_no, *S_attach, *S_currency_type, *S_platform, *S_zone_id, *S_HasField,
@@ -653,7 +653,7 @@ static PyObject *count_signed(PyObject *counts, const Item *it) {
     return rc < 0 ? NULL : counts;
 }
 
-static PyObject *sign_game_items(PyObject *Py_UNUSED(module), PyObject *args) {
+static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *items, *apps;
     const char *head;
     Py_ssize_t head_n;
@@ -738,8 +738,8 @@ static PyMethodDef methods[] = {
     {"use_sha_extensions", use_sha_extensions, METH_O,
      PyDoc_STR("use_sha_extensions(on) -> whether the x86 SHA extensions are now used. On by default where the "
                "CPU has them; tests turn them off to check the portable code.")},
-    {"sign_game_items", sign_game_items, METH_VARARGS,
-     PyDoc_STR("sign_game_items(items, apps, audit_head, wrap) -> (results, audit_lines, counts)\n\n"
+    {"sign_orders", sign_orders, METH_VARARGS,
+     PyDoc_STR("sign_orders(items, apps, audit_head, wrap) -> (results, audit_lines, counts)\n\n"
                "results[i] is the serialized SignOrderResponse of items[i] (with wrap, the serialized\n"
                "BatchSignOrdersResponse.results entry), or None where the item is not signed here.\n"
                "audit_lines holds one line per signed item, each starting with audit_head.\n"

@@ -5,8 +5,9 @@ apps (requestMidasPaymentGameItem) and miniprogram apps
 (requestVirtualPayment) with the same bytes as the reference path in
 ops/sign_order.py: signData, paySig, signature, the serialized response and
 the audit line. It declines everything else (superapps, and any item that
-breaks a rule), and the reference path answers those, violations and all. Access control, rate limits and the
-audit write stay in the pipeline, for both paths.
+breaks a rule), and the reference path answers those, violations and all.
+Access control, rate limits and the audit write stay in the pipeline, for
+both paths.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ class FastOrders:
 
     def sign(self, items, caller: Caller, audit_head: str, wrap: bool) -> tuple[list[bytes | None], bytes,
                                                                                dict[tuple[str, str, str], int]]:
-        """(results, audit lines, signed counts) of _fastsign.sign_game_items."""
-        return _fastsign.sign_game_items(items, self._apps_for(caller), audit_head, wrap)
+        """(results, audit lines, signed counts) of _fastsign.sign_orders."""
+        return _fastsign.sign_orders(items, self._apps_for(caller), audit_head, wrap)
 
 
 def varint(n: int) -> bytes:
