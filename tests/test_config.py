@@ -10,6 +10,7 @@ from paysig.server.keys import Env
 
 KEY = "sEcReT-appkey-do-not-print"
 HEADER = '[[apps]]\napp_id = "g1"\nkind = "minigame"\noffer_id = "1450000001"\n'
+SUPERAPP = '[[apps]]\napp_id = "s"\nkind = "superapp"\n'
 
 
 def write(tmp_path, body, name="paysig.toml"):
@@ -52,8 +53,24 @@ def test_key_sources_and_versions(tmp_path):
         ('[[apps]]\napp_id = "g1"\nkind = "game"\n', "apps[0] (g1): kind: required, one of minigame"),
         ('[[apps]]\napp_id = "g1"\nkind = "minigame"\n[apps.keys]\nproduction = { value = "k" }\n',
          "apps[0] (g1): offer_id: required for minigame"),
-        ('[[apps]]\napp_id = "s"\nkind = "superapp"\noffer_id = "1"\n[apps.keys]\nproduction = { value = "k" }\n',
-         "apps[0] (s): offer_id: superapp signData carries no offerId"),
+        ('[[apps]]\napp_id = "s"\nkind = "superapp"\noffer_id = 1\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (s): offer_id: optional for superapp (needed to sign requestVirtualPayment), a string"),
+        (HEADER + 'sign_data_env = true\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (g1): sign_data_env: superapp only"),
+        (SUPERAPP + 'sign_data_env = "yes"\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (s): sign_data_env: must be true or false"),
+        (HEADER + 'currencies = ["CNY"]\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (g1): currencies: superapp only"),
+        (SUPERAPP + 'currencies = []\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (s): currencies: must be a non-empty array of ISO 4217 codes"),
+        (SUPERAPP + 'currencies = "USD"\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (s): currencies: must be a non-empty array of ISO 4217 codes"),
+        (SUPERAPP + 'currencies = ["USD", "usd"]\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (s): currencies[1]: 'usd' is not an active ISO 4217 code"),
+        (SUPERAPP + 'currencies = ["USD", "XTS"]\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (s): currencies[1]: 'XTS' is not an active ISO 4217 code"),
+        (SUPERAPP + 'currencies = ["USD", "SGD", "USD"]\n[apps.keys]\nproduction = { value = "k" }\n',
+         "apps[0] (s): currencies[2]: USD is listed twice"),
         ('[[apps]]\napp_id = "s"\nkind = "superapp"\n[apps.keys]\nsandbox = { value = "k" }\n',
          "apps[0] (s): keys.sandbox: superapp apps have a single key"),
         (HEADER, "apps[0] (g1): keys: required"),
@@ -84,6 +101,16 @@ def test_bad_config_names_file_app_and_field(tmp_path, body, expected):
     message = load_error(path)
     assert message.startswith(str(path) + ": ")
     assert expected in message
+
+
+def test_superapp_options(tmp_path):
+    plain = load_config(write(tmp_path, SUPERAPP + '[apps.keys]\nproduction = { value = "k" }\n'))
+    app = plain.apps["s"]
+    assert (app.offer_id, app.sign_data_env, app.currencies) == (None, False, None)
+    full = load_config(write(tmp_path, SUPERAPP + 'offer_id = "123"\nsign_data_env = true\ncurrencies = ["USD", "SGD"]\n'
+                                       '[apps.keys]\nproduction = { value = "k" }\n', "full.toml"))
+    app = full.apps["s"]
+    assert (app.offer_id, app.sign_data_env, app.currencies) == ("123", True, ("USD", "SGD"))
 
 
 def test_missing_file(tmp_path):

@@ -171,6 +171,50 @@ order_ok(
     key("sa", "production"), GAME_ITEM, env="ENV_PRODUCTION",
 )
 
+order_ok(
+    "super-app order, the platform reference's signData byte for byte: no offerId, env or zoneId",
+    game_item("sa", env=None, product_id="testproductId", goods_price="10", out_trade_no="xxxxxx",
+              attach="testdata", currency_type="USD", platform="android"),
+    '{"mode":"goods","buyQuantity":1,"currencyType":"USD","platform":"android","productId":"testproductId",'
+    '"goodsPrice":10,"outTradeNo":"xxxxxx","attach":"testdata"}',
+    key("sa", "production"), GAME_ITEM, env="ENV_PRODUCTION",
+)
+order_ok(
+    "super-app order with sign_data_env, the seed page's signData byte for byte",
+    game_item("sa-env", env=None, product_id="testproductId", goods_price="10", out_trade_no="xxxxxx",
+              attach="testdata", currency_type="USD", platform="android"),
+    '{"mode":"goods","buyQuantity":1,"env":0,"currencyType":"USD","platform":"android","productId":"testproductId",'
+    '"goodsPrice":10,"outTradeNo":"xxxxxx","attach":"testdata"}',
+    key("sa-env", "production"), GAME_ITEM, env="ENV_PRODUCTION",
+)
+order_ok(
+    "super-app game item leaves offerId out even when the app has one",
+    game_item("sa-mp", env="ENV_PRODUCTION", product_id="gem", goods_price="99", out_trade_no="sg-1",
+              currency_type="SGD"),
+    '{"mode":"goods","buyQuantity":1,"currencyType":"SGD","platform":"android","productId":"gem",'
+    '"goodsPrice":99,"outTradeNo":"sg-1"}',
+    key("sa-mp", "production"), GAME_ITEM, env="ENV_PRODUCTION",
+)
+
+
+def superapp_vp(app_id="sa-mp", mode="VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS", **order):
+    base = {"product_id": "testproductId", "goods_price": "10", "buy_quantity": "1", "out_trade_no": "xxxxxx",
+            "attach": "testdata", "currency_type": "USD"}
+    base.update(order)
+    request = {"app_id": app_id, "api": "PAYMENT_API_VIRTUAL_PAYMENT", "order": base, "session_key": SESSION_KEY}
+    if mode:
+        request["mode"] = mode
+    return request
+
+
+order_ok(
+    "super-app requestVirtualPayment, the page's JS sample signData byte for byte",
+    superapp_vp(),
+    '{"offerId":"123","buyQuantity":1,"currencyType":"USD","productId":"testproductId","goodsPrice":10,'
+    '"outTradeNo":"xxxxxx","attach":"testdata"}',
+    key("sa-mp", "production"), VIRTUAL_PAYMENT, env="ENV_PRODUCTION", mode="short_series_goods",
+)
+
 # ---- SignOrder: errors -----------------------------------------------------------
 
 R = "SignOrder"
@@ -214,6 +258,22 @@ invalid("super app on an unknown platform", R, game_item("sa", env=None, platfor
         ("order.platform", "UNSUPPORTED"))
 invalid("super app with a zone", R, game_item("sa", env=None, zone_id="1"), ("order.zone_id", "NOT_ALLOWED"))
 invalid("virtual payment without mode", R, virtual_payment(mode=None), ("mode", "REQUIRED"))
+err("super-app requestVirtualPayment without an offer_id", R, superapp_vp("sa"), "FAILED_PRECONDITION",
+    "OFFER_ID_NOT_CONFIGURED")
+invalid("super-app requestVirtualPayment in coin mode", R,
+        superapp_vp(mode="VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN", product_id="", goods_price="0"),
+        ("mode", "UNSUPPORTED"))
+invalid("super-app requestVirtualPayment with platform, zone and activity price", R,
+        superapp_vp(platform="android", zone_id="1", activity_selling_price="5"),
+        ("order.platform", "NOT_ALLOWED"), ("order.zone_id", "NOT_ALLOWED"),
+        ("order.activity_selling_price", "NOT_ALLOWED"))
+invalid("super-app currency outside the host's list", R, superapp_vp(currency_type="EUR"),
+        ("order.currency_type", "UNSUPPORTED"))
+invalid("super-app game item in a currency outside the host's list", R,
+        game_item("sa-mp", env=None, currency_type="JPY"), ("order.currency_type", "UNSUPPORTED"))
+err("super-app requestVirtualPayment in the sandbox", R, {**superapp_vp(), "env": "ENV_SANDBOX"},
+    "FAILED_PRECONDITION", "KEY_NOT_CONFIGURED")
+
 invalid("activity price above goods price", R, virtual_payment(activity_selling_price="1001"),
         ("order.activity_selling_price", "OUT_OF_RANGE"))
 invalid("coin mode with an item", R,
@@ -277,6 +337,17 @@ api_ok("super app body without env uses its single key",
        {"app_id": "sa", "uri": "/xpay/query_order", "body": '{"order_id":"x1"}'},
        key("sa", "production"), env="ENV_PRODUCTION")
 
+api_ok("a body without env is a production call",
+       {"app_id": "mg", "uri": "/xpay/query_order", "body": '{"openid":"o1"}'},
+       key("mg", "production"), env="ENV_PRODUCTION")
+api_ok("a body without env with ENV_PRODUCTION",
+       {"app_id": "mp", "env": "ENV_PRODUCTION", "uri": "/xpay/get_complaint_list",
+        "body": '{"begin_date":"2023-01-01","end_date":"2023-01-31","offset":0,"limit":10}'},
+       key("mp", "production"), env="ENV_PRODUCTION")
+api_ok("WeChat's misspelt bind_transfer_accout signs in the sandbox",
+       {"app_id": "mp", "uri": "/xpay/bind_transfer_accout", "body": '{"transfer_account_uid":1,"env":1}'},
+       key("mp", "sandbox"), env="ENV_SANDBOX")
+
 BODY = '{"openid":"o1","env":0}'
 api = {"app_id": "mg", "env": "ENV_PRODUCTION", "uri": "/xpay/query_order", "body": BODY}
 invalid("uri without leading slash", A, {**api, "uri": "xpay/query_order"}, ("uri", "FORMAT"))
@@ -291,7 +362,13 @@ invalid("body repeats a key", A, {**api, "body": '{"env":0,"env":1}'}, ("body", 
 invalid("body env as a string", A, {**api, "body": '{"env":"0"}'}, ("body.env", "FORMAT"))
 invalid("body env 2", A, {**api, "body": '{"env":2}'}, ("body.env", "FORMAT"))
 invalid("body env disagrees with env", A, {**api, "env": "ENV_SANDBOX"}, ("body.env", "MISMATCH"))
-invalid("no env anywhere", A, {**api, "env": "ENV_UNSPECIFIED", "body": '{"openid":"o1"}'}, ("env", "REQUIRED"))
+invalid("sandbox over a body without env", A, {**api, "env": "ENV_SANDBOX", "body": '{"openid":"o1"}'},
+        ("body.env", "MISMATCH"))
+invalid("sandbox for an API whose body has no env", A,
+        {**api, "app_id": "mp", "env": "ENV_SANDBOX", "uri": "/xpay/download_bill",
+         "body": '{"begin_ds":20230801,"end_ds":20230810}'}, ("env", "NOT_ALLOWED"))
+invalid("subscription API takes no pay_sig", A,
+        {**api, "uri": "/xpay/query_subscribe_contract", "body": '{"openid":"o1"}'}, ("uri", "UNSUPPORTED"))
 invalid("user-signature API without session_key", A, {**api, "uri": "/xpay/currency_pay"},
         ("session_key", "REQUIRED"))
 invalid("mini-game API without session_key", A, {**api, "uri": "/wxa/game/getbalance"}, ("session_key", "REQUIRED"))
@@ -359,6 +436,20 @@ for env_value, env_name, event_key, version in ((0, "ENV_PRODUCTION", key("mg", 
         "payload": payload, "signature": openssl_hmac(event_key, f"{EVENT}&{payload}")},
        **verdict(False, 0, env_name))
 
+API_BODY = '{"openid":"o1","order_id":"mp-order-0001"}'
+api_verify = {"app_id": "mp", "scheme": "SIGNATURE_SCHEME_PAY_SIG", "method": "/xpay/query_order", "payload": API_BODY}
+ok("API body without env verifies with the production key", V,
+   {**api_verify, "signature": openssl_hmac(key("mp", "production"), f"/xpay/query_order&{API_BODY}")},
+   **verdict(True, 1, "ENV_PRODUCTION"))
+ok("API body without env signed with the sandbox key is invalid", V,
+   {**api_verify, "signature": openssl_hmac(key("mp", "sandbox"), f"/xpay/query_order&{API_BODY}")},
+   **verdict(False, 0, "ENV_PRODUCTION"))
+SA_PUSH = ('{"OpenId":"oUrsf0001","Env":"0","OutTradeNo":"xxxxxx",'
+           '"GoodsInfo":{"ProductId":"testproductId","Quantity":1,"OrigPrice":10,"ActualPrice":10,"Attach":"testdata"}}')
+ok("super-app push with Env as a JSON string", V,
+   {"app_id": "sa", "scheme": "SIGNATURE_SCHEME_EVENT", "method": EVENT, "payload": SA_PUSH,
+    "signature": openssl_hmac(key("sa", "production"), f"{EVENT}&{SA_PUSH}")}, **verdict(True, 1, "ENV_PRODUCTION"))
+
 good_sig = "0" * 64
 verify = {**pay, "signature": good_sig}
 invalid("uppercase hex signature", V, {**verify, "signature": "A" * 64}, ("signature", "FORMAT"))
@@ -375,6 +466,8 @@ invalid("payload without env and no env given", V, {**verify, "payload": "not js
 invalid("event payload Env as a string", V,
         {"app_id": "mg", "scheme": "SIGNATURE_SCHEME_EVENT", "method": EVENT, "payload": '{"Env":"0"}',
          "signature": good_sig}, ("payload.Env", "FORMAT"))
+invalid("sandbox over an API body without env", V, {**api_verify, "env": "ENV_SANDBOX", "signature": good_sig},
+        ("payload.env", "MISMATCH"))
 invalid("event name with a slash", V,
         {"app_id": "mg", "scheme": "SIGNATURE_SCHEME_EVENT", "method": "/xpay/x", "payload": '{"Env":0}',
          "signature": good_sig}, ("method", "FORMAT"))

@@ -3,7 +3,9 @@
     [[apps]]
     app_id = "demo-minigame"     # the name callers use
     kind = "minigame"            # minigame | miniprogram | superapp
-    offer_id = "1450000001"
+    offer_id = "1450000001"      # superapp: optional, needed for requestVirtualPayment
+    # superapp only: sign_data_env = true (write "env":0 in game-item signData),
+    # currencies = ["USD", "SGD"] (the host's; default any active ISO 4217 code)
     [apps.keys]
     production = { value = "..." }          # or { env = "VAR" } or { file = "path" }
     sandbox = [                             # several versions: newest signs
@@ -31,6 +33,7 @@ from .access import AccessPolicy, AuthMode, parse_access
 from .audit import AuditSettings, parse_audit
 from .config_errors import ConfigError, read_secret_file, reject_unknown
 from .keys import Env, KeyRing, KeyVersion, Secret
+from .rules import ISO_4217
 
 __all__ = ["App", "AppKind", "Config", "ConfigError", "load_config", "parse_config"]
 
@@ -47,6 +50,10 @@ class App:
     kind: AppKind
     offer_id: str | None
     keys: Mapping[Env, KeyRing]
+    # superapp only: write "env":0 in requestMidasPaymentGameItem signData (the seed page's shape)
+    sign_data_env: bool = False
+    # superapp only: the currencies the host accepts; None: any active ISO 4217 code
+    currencies: tuple[str, ...] | None = None
 
     def key_ring(self, env: Env) -> KeyRing | None:
         return self.keys.get(env)
@@ -72,7 +79,7 @@ class Config:
 _APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _OFFER_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_APP_FIELDS = {"app_id", "kind", "offer_id", "keys"}
+_APP_FIELDS = {"app_id", "kind", "offer_id", "keys", "sign_data_env", "currencies"}
 _KEY_SOURCES = ("value", "env", "file")
 
 
@@ -130,13 +137,16 @@ def _parse_app(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str])
         raise ConfigError(f"{where}: kind: required, one of {kinds}") from None
 
     offer_id = raw.get("offer_id")
-    if kind is AppKind.SUPERAPP:
-        if offer_id is not None:
-            raise ConfigError(f"{where}: offer_id: superapp signData carries no offerId; remove it")
-    elif not isinstance(offer_id, str) or not _OFFER_ID.fullmatch(offer_id):
-        raise ConfigError(
-            f"{where}: offer_id: required for {kind.value}, a string of 1-64 characters A-Z a-z 0-9 _ -"
-        )
+    superapp = kind is AppKind.SUPERAPP
+    if (offer_id is not None or not superapp) and (not isinstance(offer_id, str) or not _OFFER_ID.fullmatch(offer_id)):
+        need = "optional for superapp (needed to sign requestVirtualPayment)" if superapp else f"required for {kind.value}"
+        raise ConfigError(f"{where}: offer_id: {need}, a string of 1-64 characters A-Z a-z 0-9 _ -")
+    sign_data_env = raw.get("sign_data_env", False)
+    if not isinstance(sign_data_env, bool):
+        raise ConfigError(f"{where}: sign_data_env: must be true or false")
+    if sign_data_env and not superapp:
+        raise ConfigError(f"{where}: sign_data_env: superapp only; {kind.value} signData always has env")
+    currencies = _parse_currencies(raw.get("currencies"), where, kind)
 
     raw_keys = raw.get("keys")
     if not isinstance(raw_keys, dict) or not raw_keys:
@@ -150,7 +160,23 @@ def _parse_app(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str])
         for env in allowed_envs
         if env.config_name in raw_keys
     }
-    return App(app_id=app_id, kind=kind, offer_id=offer_id, keys=rings)
+    return App(app_id=app_id, kind=kind, offer_id=offer_id, keys=rings, sign_data_env=sign_data_env,
+               currencies=currencies)
+
+
+def _parse_currencies(raw: Any, where: str, kind: AppKind) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    if kind is not AppKind.SUPERAPP:
+        raise ConfigError(f"{where}: currencies: superapp only; {kind.value} apps pay in CNY only")
+    if not isinstance(raw, list) or not raw or not all(isinstance(c, str) for c in raw):
+        raise ConfigError(f"{where}: currencies: must be a non-empty array of ISO 4217 codes such as [\"USD\"]")
+    for i, code in enumerate(raw):
+        if code not in ISO_4217:
+            raise ConfigError(f"{where}: currencies[{i}]: {code[:8]!r} is not an active ISO 4217 code")
+        if code in raw[:i]:
+            raise ConfigError(f"{where}: currencies[{i}]: {code} is listed twice")
+    return tuple(raw)
 
 
 def _parse_ring(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str]) -> KeyRing:

@@ -16,7 +16,7 @@ from typing import Any
 from paysig.v1 import signer_pb2 as pb
 
 from .access import CallContext, Caller
-from . import metrics
+from . import apis, metrics
 from . import fastpath
 from .audit import AuditLog, audit_unavailable, encoded_head, entry
 from .config import Config
@@ -27,14 +27,8 @@ from .state import ConfigHolder
 
 log = logging.getLogger("paysig")
 MAX_BATCH_ITEMS = 1000
-# Label values for API URIs are limited to the known ones; any other is "other".
-KNOWN_APIS = frozenset({"/xpay/query_user_balance", "/xpay/currency_pay", "/xpay/cancel_currency_pay",
-                        "/xpay/query_order", "/xpay/notify_provide_goods", "/xpay/present_currency",
-                        "/xpay/download_bill", "/xpay/refund_order", "/xpay/create_withdraw_order",
-                        "/xpay/query_withdraw_order", "/xpay/start_upload_goods", "/xpay/query_upload_goods",
-                        "/xpay/start_publish_goods", "/xpay/query_publish_goods", "/xpay/query_biz_balance",
-                        "/wxa/game/getbalance", "/wxa/game/pay", "/wxa/game/cancelpay", "/wxa/game/present",
-                        "/wxa/game/queryorderinfo"})
+# Label values for API URIs are the known ones (apis.py); any other is "other".
+KNOWN_APIS = apis.KNOWN_URIS
 
 
 RESULTS_TAG = b"\n"  # field 1 (results), length-delimited, of the Batch*Response messages

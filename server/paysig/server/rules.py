@@ -159,12 +159,19 @@ def parse_json_object(v: Violations, field: str, text: str) -> dict[str, Any] | 
     return value
 
 
-def payload_env(v: Violations, field: str, obj: dict[str, Any] | None, key: str) -> Env | None:
-    """The env a JSON payload names in ``key`` ("env" or "Env"), if any."""
+def payload_env(v: Violations, field: str, obj: dict[str, Any] | None, key: str, *,
+                string_form: bool = False) -> Env | None:
+    """The env a JSON payload names in ``key`` ("env" or "Env"), if any;
+    ``string_form`` also accepts "0" and "1" as JSON strings (super-app pushes)."""
     if obj is None or key not in obj:
         return None
     value = obj[key]
     if type(value) is int and value in (0, 1):
         return Env(value)
-    v.add(f"{field}.{key}", Rule.FORMAT, "must be the JSON number 0 (production) or 1 (sandbox)")
+    if string_form and value in ("0", "1"):
+        return Env(int(value))
+    if string_form:
+        v.add(f"{field}.{key}", Rule.FORMAT, 'must be "0" (live) or "1", as the super-app sends it, or the number 0 or 1')
+    else:
+        v.add(f"{field}.{key}", Rule.FORMAT, "must be the JSON number 0 (production) or 1 (sandbox)")
     return None

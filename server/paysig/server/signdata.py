@@ -16,7 +16,8 @@ from .keys import Env
 @dataclasses.dataclass(frozen=True)
 class GameItemOrder:
     """signData of wx.requestMidasPaymentGameItem. Superapp orders have no
-    offer_id, env or zone_id (None leaves the field out)."""
+    offer_id or zone_id, and env only when the app sets sign_data_env (None
+    leaves the field out)."""
 
     offer_id: str | None
     env: Env | None
@@ -33,10 +34,11 @@ class GameItemOrder:
 @dataclasses.dataclass(frozen=True)
 class VirtualPaymentOrder:
     """signData of wx.requestVirtualPayment (mode is a call argument, not a field).
-    Coin mode has no product_id, goods_price or activity_selling_price."""
+    Coin mode has no product_id, goods_price or activity_selling_price;
+    superapp orders have no env (None leaves it out)."""
 
     offer_id: str
-    env: Env
+    env: Env | None
     product_id: str | None
     goods_price: int | None
     activity_selling_price: int | None
@@ -77,7 +79,7 @@ def virtual_payment_sign_data(o: VirtualPaymentOrder) -> str:
         [
             ("offerId", o.offer_id),
             ("buyQuantity", o.buy_quantity),
-            ("env", o.env.value),
+            ("env", None if o.env is None else o.env.value),
             ("currencyType", o.currency_type),
             ("productId", o.product_id),
             ("goodsPrice", o.goods_price),

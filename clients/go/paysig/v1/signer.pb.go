@@ -97,11 +97,12 @@ type PaymentApi int32
 const (
 	// Not set: an error.
 	PaymentApi_PAYMENT_API_UNSPECIFIED PaymentApi = 0
-	// wx.requestMidasPaymentGameItem: mini-game (and super-app) direct item
-	// purchase. Method name "requestMidasPaymentGameItem".
+	// wx.requestMidasPaymentGameItem: direct item purchase in a mini game.
+	// Minigame and superapp apps. Method name "requestMidasPaymentGameItem".
 	PaymentApi_PAYMENT_API_GAME_ITEM PaymentApi = 1
-	// wx.requestVirtualPayment: mini-program virtual payment. Method name
-	// "requestVirtualPayment".
+	// wx.requestVirtualPayment: virtual payment in a mini program. Miniprogram
+	// apps, and superapp apps with an offer_id in their config (item purchase
+	// only). Method name "requestVirtualPayment".
 	PaymentApi_PAYMENT_API_VIRTUAL_PAYMENT PaymentApi = 2
 )
 
@@ -159,6 +160,8 @@ const (
 	VirtualPaymentMode_VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS VirtualPaymentMode = 1
 	// "short_series_coin": coin top-up; buy_quantity is the number of coins,
 	// product_id, goods_price and activity_selling_price must be unset.
+	// Miniprogram apps only: the super-app supports item purchase only
+	// (UNSUPPORTED for superapp apps).
 	VirtualPaymentMode_VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN VirtualPaymentMode = 2
 )
 
@@ -334,13 +337,15 @@ type Order struct {
 	BuyQuantity int64 `protobuf:"varint,3,opt,name=buy_quantity,json=buyQuantity,proto3" json:"buy_quantity,omitempty"`
 	// Required. The merchant's order number: only 0-9 A-Z a-z _ - | * @, not
 	// starting with "_"; at most 32 characters, and at least 8 for
-	// requestVirtualPayment. Single use on WeChat's side.
+	// requestVirtualPayment on miniprogram apps (WeChat's rule; superapp apps
+	// keep the game-item rule for both calls). Single use on WeChat's side.
 	OutTradeNo string `protobuf:"bytes,4,opt,name=out_trade_no,json=outTradeNo,proto3" json:"out_trade_no,omitempty"`
 	// Optional for game items, required for requestVirtualPayment. Opaque
 	// data passed back in the delivery notification, at most 1024 bytes.
 	Attach string `protobuf:"bytes,5,opt,name=attach,proto3" json:"attach,omitempty"`
 	// Optional; default "CNY". Minigame and miniprogram apps accept only
-	// "CNY"; superapp apps accept any active ISO 4217 code.
+	// "CNY"; superapp apps accept the currencies listed in their config
+	// (`currencies`), or any active ISO 4217 code when it lists none.
 	CurrencyType string `protobuf:"bytes,6,opt,name=currency_type,json=currencyType,proto3" json:"currency_type,omitempty"`
 	// Optional; default "android". Minigame apps accept only "android" (iOS
 	// payment is forbidden, WeChat error 701001); superapp apps accept
@@ -349,8 +354,9 @@ type Order struct {
 	// Optional; default "1". Minigame apps only: the zone id configured for
 	// the game, at most 64 bytes.
 	ZoneId string `protobuf:"bytes,8,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
-	// Optional; requestVirtualPayment short_series_goods only. Discounted unit
-	// price, 1 to goods_price. (One version of WeChat's docs sets a floor of
+	// Optional; requestVirtualPayment short_series_goods on miniprogram apps
+	// only (the super-app's signData has none). Discounted unit price, 1 to
+	// goods_price. (One version of WeChat's docs sets a floor of
 	// 40% of goods_price; paysig does not enforce it.)
 	ActivitySellingPrice *int64 `protobuf:"varint,9,opt,name=activity_selling_price,json=activitySellingPrice,proto3,oneof" json:"activity_selling_price,omitempty"`
 	unknownFields        protoimpl.UnknownFields
@@ -458,14 +464,19 @@ type SignOrderRequest struct {
 	// necessarily WeChat's appid).
 	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
 	// Required for minigame and miniprogram apps: picks the AppKey and is
-	// written as "env" in signData. Superapp apps have one key and no env in
-	// signData: leave unset or set ENV_PRODUCTION.
+	// written as "env" in signData. Superapp apps have one key: leave unset or
+	// set ENV_PRODUCTION; their signData has no env, except "env":0 in
+	// requestMidasPaymentGameItem signData when the app's config sets
+	// sign_data_env = true.
 	Env Env `protobuf:"varint,2,opt,name=env,proto3,enum=paysig.v1.Env" json:"env,omitempty"`
 	// Required. The client call the signData is for; must fit the app's kind
-	// (minigame and superapp: PAYMENT_API_GAME_ITEM; miniprogram:
-	// PAYMENT_API_VIRTUAL_PAYMENT), FAILED_PRECONDITION otherwise.
+	// (minigame: PAYMENT_API_GAME_ITEM; miniprogram:
+	// PAYMENT_API_VIRTUAL_PAYMENT; superapp: either, PAYMENT_API_VIRTUAL_PAYMENT
+	// only with an offer_id in the app's config), FAILED_PRECONDITION
+	// otherwise.
 	Api PaymentApi `protobuf:"varint,3,opt,name=api,proto3,enum=paysig.v1.PaymentApi" json:"api,omitempty"`
-	// Required for PAYMENT_API_VIRTUAL_PAYMENT; unset otherwise.
+	// Required for PAYMENT_API_VIRTUAL_PAYMENT (superapp apps:
+	// VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS only); unset otherwise.
 	Mode VirtualPaymentMode `protobuf:"varint,4,opt,name=mode,proto3,enum=paysig.v1.VirtualPaymentMode" json:"mode,omitempty"`
 	// Required. The order to sign.
 	Order *Order `protobuf:"bytes,5,opt,name=order,proto3" json:"order,omitempty"`
@@ -658,13 +669,21 @@ type SignApiCallRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required. The app as named in the server's config.
 	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
-	// Picks the AppKey. Optional when the body has an "env" field (which then
-	// picks it) and for superapp apps (single key); when both are given they
-	// must agree.
+	// Optional. The body's "env" field picks the AppKey; when both are given
+	// they must agree. A body without "env" is a production call (WeChat's
+	// default) and is signed with the production key: ENV_SANDBOX over it is
+	// INVALID_ARGUMENT (MISMATCH on body.env: add "env":1 to the body), or
+	// NOT_ALLOWED on env for an API whose body has no env (/xpay/download_bill).
+	// Superapp apps have a single, production key.
 	Env Env `protobuf:"varint,2,opt,name=env,proto3,enum=paysig.v1.Env" json:"env,omitempty"`
 	// Required. The request's URI path with its leading "/" and without host,
 	// query string or fragment, e.g. "/xpay/query_user_balance"; at most 256
-	// characters of printable ASCII.
+	// characters of printable ASCII. Any app kind may sign any path; URIs
+	// paysig does not know are signed like /xpay/ APIs (pay_sig, optional
+	// session_key). The subscription APIs take only access_token, so these are
+	// refused (UNSUPPORTED): /xpay/query_subscribe_contract,
+	// /xpay/send_subscribe_pre_payment, /xpay/submit_subscribe_pay_order,
+	// /xpay/cancel_subscribe_contract.
 	Uri string `protobuf:"bytes,3,opt,name=uri,proto3" json:"uri,omitempty"`
 	// Required. The exact JSON body that will be sent: a JSON object of at
 	// most 64 KiB without duplicated keys. Its optional "env" must be the
@@ -833,10 +852,15 @@ type VerifySignatureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required. The app as named in the server's config.
 	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
-	// Picks the AppKey for PAY_SIG and EVENT. Optional when the payload is a
-	// JSON object with an "env" field (PAY_SIG) or "Env" field (EVENT), which
-	// then picks it, and for superapp apps (single key); when both are given
-	// they must agree. Must be unset for USER_SIGNATURE.
+	// Optional; must be unset for USER_SIGNATURE. For PAY_SIG and EVENT it
+	// picks the AppKey; it may be left unset when the payload is a JSON object
+	// with an "env" field (PAY_SIG) or "Env" field (EVENT), which then picks
+	// it, and for superapp apps (single key); when both are given they must
+	// agree. When method is an API URI, the payload is the body and follows
+	// SignApiCall's rule: without "env" it is a production call. For superapp
+	// apps an EVENT payload's "Env" may be the JSON string "0" (as the
+	// super-app pushes it) as well as the number 0; WeChat apps need the
+	// number.
 	Env Env `protobuf:"varint,2,opt,name=env,proto3,enum=paysig.v1.Env" json:"env,omitempty"`
 	// Required. Which signature to verify.
 	Scheme SignatureScheme `protobuf:"varint,3,opt,name=scheme,proto3,enum=paysig.v1.SignatureScheme" json:"scheme,omitempty"`

@@ -51,9 +51,11 @@ const (
 //
 //	INVALID_ARGUMENT    a field breaks a rule (see BadRequest field violations);
 //	NOT_FOUND           app_id names no configured app (reason APP_NOT_FOUND);
-//	FAILED_PRECONDITION the app has no key for the env (KEY_NOT_CONFIGURED) or
+//	FAILED_PRECONDITION the app has no key for the env (KEY_NOT_CONFIGURED),
 //	                    the api does not fit the app's kind
-//	                    (API_NOT_SUPPORTED_FOR_APP_KIND);
+//	                    (API_NOT_SUPPORTED_FOR_APP_KIND), or a superapp
+//	                    app without offer_id asks for requestVirtualPayment
+//	                    (OFFER_ID_NOT_CONFIGURED);
 //	UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
 //	                    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
 //	PERMISSION_DENIED   the caller may not use the app or the RPC
@@ -156,9 +158,11 @@ func (c *signerServiceClient) BatchSignApiCalls(ctx context.Context, in *BatchSi
 //
 //	INVALID_ARGUMENT    a field breaks a rule (see BadRequest field violations);
 //	NOT_FOUND           app_id names no configured app (reason APP_NOT_FOUND);
-//	FAILED_PRECONDITION the app has no key for the env (KEY_NOT_CONFIGURED) or
+//	FAILED_PRECONDITION the app has no key for the env (KEY_NOT_CONFIGURED),
 //	                    the api does not fit the app's kind
-//	                    (API_NOT_SUPPORTED_FOR_APP_KIND);
+//	                    (API_NOT_SUPPORTED_FOR_APP_KIND), or a superapp
+//	                    app without offer_id asks for requestVirtualPayment
+//	                    (OFFER_ID_NOT_CONFIGURED);
 //	UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
 //	                    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
 //	PERMISSION_DENIED   the caller may not use the app or the RPC

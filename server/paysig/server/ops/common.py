@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from paysig.v1 import signer_pb2 as pb
 
+from .. import apis, rules
 from ..config import App, AppKind, Config
 from ..errors import Rule, Violations, app_not_found, key_not_configured
 from ..keys import Env, KeyRing
@@ -45,6 +48,33 @@ def resolve_env(v: Violations, app: App, requested: Env | None, named: Env | Non
     if named is None and app.kind is AppKind.SUPERAPP:
         return Env.PRODUCTION
     return named
+
+
+def api_body_env(v: Violations, app: App, requested: Env | None, uri: str, body: dict[str, Any] | None,
+                 body_field: str) -> Env | None:
+    """The env whose key signs a server API call. The body's "env" picks it
+    (the request's env, when given, must agree); a body without "env" is a
+    production call, WeChat's default, so asking for the sandbox key over it
+    is the env/key mix WeChat rejects."""
+    if body is None or "env" in body:
+        return resolve_env(v, app, requested, rules.payload_env(v, body_field, body, "env"), f"{body_field}.env")
+    if requested is Env.SANDBOX:
+        api = apis.find(uri)
+        if api is not None and not api.env_in_body:
+            v.add("env", Rule.NOT_ALLOWED, f"{uri} has no env in its body, so it is always a production call: "
+                  "use ENV_PRODUCTION or leave env unset")
+        else:
+            v.add(f"{body_field}.env", Rule.MISMATCH, 'missing, so WeChat reads a production call, but env is '
+                  'sandbox: add "env":1 to the body to call the sandbox')
+    return Env.PRODUCTION
+
+
+def check_signed_api(v: Violations, field: str, uri: str) -> None:
+    """Refuses the known APIs that take no pay_sig: there is nothing to sign."""
+    api = apis.find(uri)
+    if api is not None and not api.pay_sig:
+        v.add(field, Rule.UNSUPPORTED, f"{uri} takes only access_token (no pay_sig, no signature): "
+              "call it without signing")
 
 
 def require_ring(app: App, env: Env) -> KeyRing:

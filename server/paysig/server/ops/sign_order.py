@@ -19,10 +19,10 @@ METHODS = {
     pb.PAYMENT_API_GAME_ITEM: "requestMidasPaymentGameItem",
     pb.PAYMENT_API_VIRTUAL_PAYMENT: "requestVirtualPayment",
 }
-API_OF_KIND = {
-    AppKind.MINIGAME: pb.PAYMENT_API_GAME_ITEM,
-    AppKind.SUPERAPP: pb.PAYMENT_API_GAME_ITEM,
-    AppKind.MINIPROGRAM: pb.PAYMENT_API_VIRTUAL_PAYMENT,
+APIS_OF_KIND = {
+    AppKind.MINIGAME: (pb.PAYMENT_API_GAME_ITEM,),
+    AppKind.MINIPROGRAM: (pb.PAYMENT_API_VIRTUAL_PAYMENT,),
+    AppKind.SUPERAPP: (pb.PAYMENT_API_GAME_ITEM, pb.PAYMENT_API_VIRTUAL_PAYMENT),
 }
 MODE_NAMES = {
     pb.VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS: "short_series_goods",
@@ -39,12 +39,18 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
     if req.api not in METHODS:
         v.add("api", Rule.REQUIRED, "required: PAYMENT_API_GAME_ITEM or PAYMENT_API_VIRTUAL_PAYMENT")
         v.raise_if_any(REQUEST)
-    if API_OF_KIND[app.kind] != req.api:
+    if req.api not in APIS_OF_KIND[app.kind]:
         raise PaysigError(
             Code.FAILED_PRECONDITION,
             "API_NOT_SUPPORTED_FOR_APP_KIND",
             f"api: {pb.PaymentApi.Name(req.api)} does not fit app {app.app_id!r} of kind {app.kind.value}; "
-            f"use {pb.PaymentApi.Name(API_OF_KIND[app.kind])}",
+            f"use {' or '.join(pb.PaymentApi.Name(api) for api in APIS_OF_KIND[app.kind])}",
+        )
+    if req.api == pb.PAYMENT_API_VIRTUAL_PAYMENT and not app.offer_id:
+        raise PaysigError(
+            Code.FAILED_PRECONDITION,
+            "OFFER_ID_NOT_CONFIGURED",
+            f"api: app {app.app_id!r} has no offer_id configured; requestVirtualPayment signData needs one",
         )
 
     env = _order_env(v, app, req.env)
@@ -58,7 +64,7 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
         sign_data = _virtual_payment(v, app, env, req)
     v.raise_if_any(REQUEST)
 
-    if env is None:  # superapp: one key, no env in signData
+    if env is None:  # superapp: one key; env in signData only with sign_data_env
         env = Env.PRODUCTION
     key = require_ring(app, env).primary
     method = METHODS[req.api]
@@ -113,8 +119,7 @@ def _game_item(v: Violations, app: App, env: Env | None, req: pb.SignOrderReques
     currency = o.currency_type or DEFAULT_CURRENCY
     platform = o.platform or DEFAULT_PLATFORM
     if superapp:
-        if currency not in rules.ISO_4217:
-            v.add("order.currency_type", Rule.UNSUPPORTED, "must be an active ISO 4217 code such as USD")
+        _host_currency(v, app, currency)
         if platform not in ("android", "ios"):
             v.add("order.platform", Rule.UNSUPPORTED, "must be android or ios")
         rules.check_unset(v, "order.zone_id", bool(o.zone_id), "superapp signData has no zoneId")
@@ -130,8 +135,8 @@ def _game_item(v: Violations, app: App, env: Env | None, req: pb.SignOrderReques
         return ""
     return game_item_sign_data(
         GameItemOrder(
-            offer_id=app.offer_id,
-            env=env,
+            offer_id=None if superapp else app.offer_id,
+            env=Env.PRODUCTION if superapp and app.sign_data_env else env,
             zone_id=zone_id,
             product_id=o.product_id,
             goods_price=o.goods_price,
@@ -144,15 +149,33 @@ def _game_item(v: Violations, app: App, env: Env | None, req: pb.SignOrderReques
     )
 
 
+def _host_currency(v: Violations, app: App, currency: str) -> None:
+    """A superapp's currency: one of the app's configured currencies, or any
+    active ISO 4217 code when it lists none."""
+    if app.currencies is not None:
+        if currency not in app.currencies:
+            v.add("order.currency_type", Rule.UNSUPPORTED,
+                  f"must be one of app {app.app_id!r}'s currencies: {', '.join(app.currencies)}")
+    elif currency not in rules.ISO_4217:
+        v.add("order.currency_type", Rule.UNSUPPORTED, "must be an active ISO 4217 code such as USD")
+
+
 def _virtual_payment(v: Violations, app: App, env: Env | None, req: pb.SignOrderRequest) -> str:
     o = req.order
+    superapp = app.kind is AppKind.SUPERAPP
     goods = req.mode == pb.VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS
     if req.mode not in MODE_NAMES:
         v.add("mode", Rule.REQUIRED,
               "required: VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS or VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN")
+    elif superapp and not goods:
+        v.add("mode", Rule.UNSUPPORTED, "the super-app supports item purchase only: "
+              "VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS")
     elif goods:
         _product(v, o)
-        if o.HasField("activity_selling_price"):
+        if superapp:
+            rules.check_unset(v, "order.activity_selling_price", o.HasField("activity_selling_price"),
+                              "the super-app's requestVirtualPayment signData has no activitySellingPrice")
+        elif o.HasField("activity_selling_price"):
             rules.check_positive(v, "order.activity_selling_price", o.activity_selling_price)
             if o.activity_selling_price > o.goods_price > 0:
                 v.add("order.activity_selling_price", Rule.OUT_OF_RANGE, "must not be above goods_price")
@@ -161,8 +184,12 @@ def _virtual_payment(v: Violations, app: App, env: Env | None, req: pb.SignOrder
         rules.check_unset(v, "order.product_id", bool(o.product_id), coin)
         rules.check_unset(v, "order.goods_price", o.goods_price != 0, coin)
         rules.check_unset(v, "order.activity_selling_price", o.HasField("activity_selling_price"), coin)
-    _common_order_fields(v, o, min_out_trade_no=8, attach_required=True)
-    if (o.currency_type or DEFAULT_CURRENCY) != "CNY":
+    # The super-app page's own sample uses a 6-character outTradeNo: its orders keep the game-item rule.
+    _common_order_fields(v, o, min_out_trade_no=1 if superapp else 8, attach_required=True)
+    currency = o.currency_type or DEFAULT_CURRENCY
+    if superapp:
+        _host_currency(v, app, currency)
+    elif currency != "CNY":
         v.add("order.currency_type", Rule.UNSUPPORTED, "must be CNY for miniprogram apps")
     no_field = "requestVirtualPayment signData has no {}"
     rules.check_unset(v, "order.platform", bool(o.platform), no_field.format("platform"))
@@ -177,7 +204,7 @@ def _virtual_payment(v: Violations, app: App, env: Env | None, req: pb.SignOrder
             goods_price=o.goods_price if goods else None,
             activity_selling_price=o.activity_selling_price if goods and o.HasField("activity_selling_price") else None,
             buy_quantity=o.buy_quantity,
-            currency_type=DEFAULT_CURRENCY,
+            currency_type=currency,
             out_trade_no=o.out_trade_no,
             attach=o.attach,
         )

@@ -7,11 +7,11 @@ import hmac
 from paysig.v1 import signer_pb2 as pb
 
 from .. import rules
-from ..config import App
+from ..config import App, AppKind
 from ..errors import Rule, Violations
 from ..keys import Env
 from ..mac import compute_mac, verify_mac
-from .common import ENV_TO_PROTO, lookup_app, request_env, require_ring, resolve_env
+from .common import ENV_TO_PROTO, api_body_env, check_signed_api, lookup_app, request_env, require_ring, resolve_env
 
 REQUEST = "VerifySignatureRequest"
 CLIENT_METHODS = ("requestMidasPaymentGameItem", "requestVirtualPayment")
@@ -64,7 +64,8 @@ def _check_pay_sig_method(v: Violations, method: str) -> None:
     if not method:
         v.add("method", Rule.REQUIRED, "required: requestMidasPaymentGameItem, requestVirtualPayment or an API URI path")
     elif method.startswith("/"):
-        rules.check_uri(v, "method", method)
+        if rules.check_uri(v, "method", method):
+            check_signed_api(v, "method", method)
     else:
         v.add("method", Rule.FORMAT, "must be requestMidasPaymentGameItem, requestVirtualPayment "
               "or an API URI path with its leading '/'")
@@ -72,10 +73,16 @@ def _check_pay_sig_method(v: Violations, method: str) -> None:
 
 def _payload_key_env(v: Violations, app: App, req: pb.VerifySignatureRequest, env_field: str) -> Env | None:
     requested = request_env(v, req.env)
+    if req.scheme == pb.SIGNATURE_SCHEME_PAY_SIG and req.method.startswith("/"):
+        body = rules.parse_json_object(v, "payload", req.payload) if req.payload else None
+        return api_body_env(v, app, requested, req.method, body, "payload")
     payload = None
     if req.payload.lstrip().startswith("{"):
         payload = rules.parse_json_object(v, "payload", req.payload)
-    env = resolve_env(v, app, requested, rules.payload_env(v, "payload", payload, env_field), f"payload.{env_field}")
+    # Super-app pushes carry "Env" as a JSON string ("0"); WeChat's are numbers.
+    string_form = req.scheme == pb.SIGNATURE_SCHEME_EVENT and app.kind is AppKind.SUPERAPP
+    named = rules.payload_env(v, "payload", payload, env_field, string_form=string_form)
+    env = resolve_env(v, app, requested, named, f"payload.{env_field}")
     if env is None and not v:
         v.add("env", Rule.REQUIRED, f"required when the payload has no {env_field} field: ENV_PRODUCTION or ENV_SANDBOX")
     return env
