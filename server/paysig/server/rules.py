@@ -2,7 +2,8 @@
 
 Limits the WeChat docs leave open, chosen here and documented in the proto:
 attach at most 1024 bytes, product_id 256 bytes, zone_id 64 bytes, API body
-and verified payloads 64 KiB, session_key 256 characters.
+and verified payloads 64 KiB (JSON nested at most 64 deep, numbers at most 64
+characters), session_key and uri 256 characters.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ MAX_ZONE_ID_BYTES = 64
 MAX_JSON_BYTES = 64 * 1024
 MAX_SESSION_KEY_CHARS = 256
 MAX_URI_CHARS = 256
+MAX_JSON_DEPTH = 64  # nested arrays and objects
+MAX_JSON_NUMBER_CHARS = 64
 
 OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*@]+")
 OUT_TRADE_NO_RULE = "must be {lo}-32 characters of 0-9 A-Z a-z _ - | * @ and not start with '_'"
@@ -78,6 +81,15 @@ def check_positive(v: Violations, field: str, value: int, *, required: bool = Tr
         v.add(field, Rule.OUT_OF_RANGE, f"must be from 1 to {MAX_SAFE_INTEGER}")
 
 
+def check_enum(v: Violations, field: str, value: int, names: str) -> None:
+    """A proto enum outside the values the rule accepts: unset is REQUIRED, an
+    unknown number FORMAT."""
+    if value == 0:
+        v.add(field, Rule.REQUIRED, f"required: {names}")
+    else:
+        v.add(field, Rule.FORMAT, f"must be {names}: the number given names no value")
+
+
 def check_out_trade_no(v: Violations, field: str, value: str, *, min_length: int) -> None:
     rule = OUT_TRADE_NO_RULE.format(lo=min_length)
     if not value:
@@ -91,7 +103,10 @@ def check_session_key(v: Violations, field: str, value: str, *, required: bool) 
         if required:
             v.add(field, Rule.REQUIRED, "required: the user's session_key from code2session")
         return False
-    if len(value) > MAX_SESSION_KEY_CHARS or not SESSION_KEY.fullmatch(value):
+    if len(value) > MAX_SESSION_KEY_CHARS:
+        v.add(field, Rule.TOO_LONG, f"must be at most {MAX_SESSION_KEY_CHARS} characters")
+        return False
+    if not SESSION_KEY.fullmatch(value):
         v.add(field, Rule.FORMAT, f"must be 1-{MAX_SESSION_KEY_CHARS} printable ASCII characters without spaces")
         return False
     return True
@@ -111,7 +126,9 @@ def check_uri(v: Violations, field: str, value: str) -> bool:
     """A server API's URI path: leading '/', no host, query or fragment."""
     if not value:
         v.add(field, Rule.REQUIRED, "required: the API path, e.g. /xpay/query_user_balance")
-    elif len(value) > MAX_URI_CHARS or not URI_PATH.fullmatch(value):
+    elif len(value) > MAX_URI_CHARS:
+        v.add(field, Rule.TOO_LONG, f"must be at most {MAX_URI_CHARS} characters")
+    elif not URI_PATH.fullmatch(value):
         v.add(field, Rule.FORMAT, f"must be a path starting with '/' of at most {MAX_URI_CHARS} printable ASCII characters")
     elif value.startswith("//") or "://" in value:
         v.add(field, Rule.FORMAT, "must be the path only, without scheme or host")
@@ -126,6 +143,10 @@ class _DuplicateKey(ValueError):
     pass
 
 
+class _LongNumber(ValueError):
+    pass
+
+
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
@@ -137,18 +158,52 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+def _bounded(convert):
+    def parse(text: str) -> Any:
+        if len(text) > MAX_JSON_NUMBER_CHARS:
+            raise _LongNumber
+        return convert(text)
+    return parse
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_NESTING = re.compile(r"[\[\]{}]")
+_PARSE_INT, _PARSE_FLOAT = _bounded(int), _bounded(float)
+
+
+def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text nests arrays and objects deeper than ``limit``
+    (strings skipped); cheap when it holds fewer brackets than the limit."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for bracket in _JSON_NESTING.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
 def parse_json_object(v: Violations, field: str, text: str) -> dict[str, Any] | None:
-    """Parses a JSON object strictly (no duplicated keys, no NaN)."""
+    """Parses a JSON object strictly (no duplicated keys, no NaN) within the
+    size, depth and number-length limits."""
     if not text:
         v.add(field, Rule.REQUIRED, "required: a JSON object")
         return None
     if len(text.encode("utf-8")) > MAX_JSON_BYTES:
         v.add(field, Rule.TOO_LONG, f"must be at most {MAX_JSON_BYTES} bytes")
         return None
+    if json_depth_exceeds(text):
+        v.add(field, Rule.TOO_LONG, f"must nest arrays and objects at most {MAX_JSON_DEPTH} deep")
+        return None
     try:
-        value = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_reject_constant)
+        value = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_reject_constant,
+                           parse_int=_PARSE_INT, parse_float=_PARSE_FLOAT)
     except _DuplicateKey:
         v.add(field, Rule.FORMAT, "must not repeat a key in any JSON object")
+        return None
+    except _LongNumber:
+        v.add(field, Rule.TOO_LONG, f"must hold JSON numbers of at most {MAX_JSON_NUMBER_CHARS} characters")
         return None
     except (ValueError, RecursionError):
         v.add(field, Rule.FORMAT, "must be valid JSON")

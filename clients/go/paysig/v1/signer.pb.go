@@ -356,8 +356,9 @@ type Order struct {
 	ZoneId string `protobuf:"bytes,8,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
 	// Optional; requestVirtualPayment short_series_goods on miniprogram apps
 	// only (the super-app's signData has none). Discounted unit price, 1 to
-	// goods_price. (One version of WeChat's docs sets a floor of
-	// 40% of goods_price; paysig does not enforce it.)
+	// goods_price; when set, 0 is OUT_OF_RANGE like any other value outside
+	// that range (leave it unset for no discount). (One version of WeChat's
+	// docs sets a floor of 40% of goods_price; paysig does not enforce it.)
 	ActivitySellingPrice *int64 `protobuf:"varint,9,opt,name=activity_selling_price,json=activitySellingPrice,proto3,oneof" json:"activity_selling_price,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
@@ -686,13 +687,16 @@ type SignApiCallRequest struct {
 	// /xpay/cancel_subscribe_contract.
 	Uri string `protobuf:"bytes,3,opt,name=uri,proto3" json:"uri,omitempty"`
 	// Required. The exact JSON body that will be sent: a JSON object of at
-	// most 64 KiB without duplicated keys. Its optional "env" must be the
-	// number 0 or 1. Send these bytes unchanged.
+	// most 64 KiB, nested at most 64 deep, with numbers of at most 64
+	// characters and without duplicated keys (each limit is a TOO_LONG
+	// violation of its own). Its optional "env" must be the number 0 or 1.
+	// Send these bytes unchanged.
 	Body string `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
 	// Optional; required for the APIs that take a user signature
 	// (/xpay/query_user_balance, /xpay/currency_pay, /xpay/cancel_currency_pay,
 	// /wxa/game/getbalance, /wxa/game/pay, /wxa/game/cancelpay,
-	// /wxa/game/present, /wxa/game/queryorderinfo). Never logged or returned.
+	// /wxa/game/present, /wxa/game/queryorderinfo); 1 to 256 printable ASCII
+	// characters. Never logged or returned.
 	SessionKey    string `protobuf:"bytes,5,opt,name=session_key,json=sessionKey,proto3" json:"session_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -869,8 +873,10 @@ type VerifySignatureRequest struct {
 	// EVENT: the event name (e.g. "minigame_game_pay_goods_deliver_notify").
 	// Unset for USER_SIGNATURE.
 	Method string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
-	// Required. The exact signed payload: signData, API body, or the raw
-	// notification Payload string. At most 64 KiB.
+	// Required for every scheme. The exact signed payload: signData, API body,
+	// or the raw notification Payload string. At most 64 KiB; when it is read
+	// as JSON (an API body, or a payload starting with "{"), the limits of
+	// SignApiCallRequest.body apply.
 	Payload string `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
 	// Required. The signature to check: 64 lowercase hex characters.
 	Signature string `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`

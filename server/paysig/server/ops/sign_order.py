@@ -36,17 +36,17 @@ DEFAULT_ZONE_ID = "1"
 def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse:
     app = lookup_app(config, req.app_id, REQUEST)
     v = Violations()
-    if req.api not in METHODS:
-        v.add("api", Rule.REQUIRED, "required: PAYMENT_API_GAME_ITEM or PAYMENT_API_VIRTUAL_PAYMENT")
-        v.raise_if_any(REQUEST)
-    if req.api not in APIS_OF_KIND[app.kind]:
+    api_known = req.api in METHODS
+    if not api_known:
+        rules.check_enum(v, "api", req.api, "PAYMENT_API_GAME_ITEM or PAYMENT_API_VIRTUAL_PAYMENT")
+    elif req.api not in APIS_OF_KIND[app.kind]:
         raise PaysigError(
             Code.FAILED_PRECONDITION,
             "API_NOT_SUPPORTED_FOR_APP_KIND",
             f"api: {pb.PaymentApi.Name(req.api)} does not fit app {app.app_id!r} of kind {app.kind.value}; "
             f"use {' or '.join(pb.PaymentApi.Name(api) for api in APIS_OF_KIND[app.kind])}",
         )
-    if req.api == pb.PAYMENT_API_VIRTUAL_PAYMENT and not app.offer_id:
+    elif req.api == pb.PAYMENT_API_VIRTUAL_PAYMENT and not app.offer_id:
         raise PaysigError(
             Code.FAILED_PRECONDITION,
             "OFFER_ID_NOT_CONFIGURED",
@@ -57,6 +57,9 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
     rules.check_session_key(v, "session_key", req.session_key, required=True)
     if not req.HasField("order"):
         v.add("order", Rule.REQUIRED, "required")
+        v.raise_if_any(REQUEST)
+    if not api_known:
+        _api_independent(v, app, req.order)
         v.raise_if_any(REQUEST)
     if req.api == pb.PAYMENT_API_GAME_ITEM:
         sign_data = _game_item(v, app, env, req)
@@ -93,6 +96,14 @@ def _order_env(v: Violations, app: App, value: int) -> Env | None:
     if env is None and value == pb.ENV_UNSPECIFIED:
         v.add("env", Rule.REQUIRED, "required: ENV_PRODUCTION or ENV_SANDBOX picks the AppKey and signData's env")
     return env
+
+
+def _api_independent(v: Violations, app: App, o: pb.Order) -> None:
+    """The order rules that hold whatever the payment API, so that a request
+    without a valid api still hears about every other broken rule."""
+    _common_order_fields(v, o, min_out_trade_no=8 if app.kind is AppKind.MINIPROGRAM else 1, attach_required=False)
+    if o.product_id:
+        rules.check_text(v, "order.product_id", o.product_id, max_bytes=rules.MAX_PRODUCT_ID_BYTES, required=True)
 
 
 def _common_order_fields(v: Violations, o: pb.Order, *, min_out_trade_no: int, attach_required: bool) -> None:
@@ -165,8 +176,8 @@ def _virtual_payment(v: Violations, app: App, env: Env | None, req: pb.SignOrder
     superapp = app.kind is AppKind.SUPERAPP
     goods = req.mode == pb.VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS
     if req.mode not in MODE_NAMES:
-        v.add("mode", Rule.REQUIRED,
-              "required: VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS or VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN")
+        rules.check_enum(v, "mode", req.mode,
+                         "VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS or VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN")
     elif superapp and not goods:
         v.add("mode", Rule.UNSUPPORTED, "the super-app supports item purchase only: "
               "VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS")
@@ -176,7 +187,7 @@ def _virtual_payment(v: Violations, app: App, env: Env | None, req: pb.SignOrder
             rules.check_unset(v, "order.activity_selling_price", o.HasField("activity_selling_price"),
                               "the super-app's requestVirtualPayment signData has no activitySellingPrice")
         elif o.HasField("activity_selling_price"):
-            rules.check_positive(v, "order.activity_selling_price", o.activity_selling_price)
+            rules.check_positive(v, "order.activity_selling_price", o.activity_selling_price, required=False)
             if o.activity_selling_price > o.goods_price > 0:
                 v.add("order.activity_selling_price", Rule.OUT_OF_RANGE, "must not be above goods_price")
     else:

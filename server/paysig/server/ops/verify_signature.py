@@ -21,8 +21,13 @@ def verify_signature(config, req: pb.VerifySignatureRequest) -> pb.VerifySignatu
     app = lookup_app(config, req.app_id, REQUEST)
     v = Violations()
     rules.check_signature_hex(v, "signature", req.signature)
-    if len(req.payload.encode("utf-8")) > rules.MAX_JSON_BYTES:
+    payload_ok = False
+    if not req.payload:
+        v.add("payload", Rule.REQUIRED, "required: the exact signed payload")
+    elif len(req.payload.encode("utf-8")) > rules.MAX_JSON_BYTES:
         v.add("payload", Rule.TOO_LONG, f"must be at most {rules.MAX_JSON_BYTES} bytes")
+    else:
+        payload_ok = True
 
     if req.scheme == pb.SIGNATURE_SCHEME_USER_SIGNATURE:
         rules.check_unset(v, "method", bool(req.method), "the user signature covers the payload only")
@@ -36,16 +41,19 @@ def verify_signature(config, req: pb.VerifySignatureRequest) -> pb.VerifySignatu
         _check_pay_sig_method(v, req.method)
         env_field = "env"
     elif req.scheme == pb.SIGNATURE_SCHEME_EVENT:
-        if not rules.EVENT_NAME.fullmatch(req.method):
-            v.add("method", Rule.FORMAT, "required: the event name, 1-128 characters of A-Z a-z 0-9 _")
+        if not req.method:
+            v.add("method", Rule.REQUIRED, "required: the event name, 1-128 characters of A-Z a-z 0-9 _")
+        elif not rules.EVENT_NAME.fullmatch(req.method):
+            v.add("method", Rule.FORMAT, "must be the event name, 1-128 characters of A-Z a-z 0-9 _")
         env_field = "Env"
     else:
-        v.add("scheme", Rule.REQUIRED, "required: SIGNATURE_SCHEME_PAY_SIG, _USER_SIGNATURE or _EVENT")
+        rules.check_enum(v, "scheme", req.scheme,
+                         "SIGNATURE_SCHEME_PAY_SIG, SIGNATURE_SCHEME_USER_SIGNATURE or SIGNATURE_SCHEME_EVENT")
+        request_env(v, req.env)
+        rules.check_session_key(v, "session_key", req.session_key, required=False)
         v.raise_if_any(REQUEST)
     rules.check_unset(v, "session_key", bool(req.session_key), "only SIGNATURE_SCHEME_USER_SIGNATURE uses it")
-    if not req.payload:
-        v.add("payload", Rule.REQUIRED, "required: the exact signed payload")
-    env = _payload_key_env(v, app, req, env_field)
+    env = _payload_key_env(v, app, req, env_field) if payload_ok else request_env(v, req.env)
     v.raise_if_any(REQUEST)
 
     message = f"{req.method}&{req.payload}"
