@@ -26,7 +26,7 @@ from paysig.server.access import ANONYMOUS  # noqa: E402
 from paysig.server.fastpath import FastOrders  # noqa: E402
 
 CONFIG = load_config(Path(__file__).resolve().parent.parent / "tests" / "conformance" / "config.toml")
-APPS = ["mg", "mp", "sa", "mg-prod-only", "nope", ""]
+APPS = ["mg", "mp", "sa", "sa-mp", "sa-env", "mg-prod-only", "nope", ""]
 FAST = FastOrders(CONFIG)  # the compiled SignOrder path, held to the reference path's answers
 OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,32}")
 

@@ -19,13 +19,15 @@ FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCh
 ALLOWED_CODES = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION}
 INT64 = st.one_of(st.integers(-2**63, 2**63 - 1), st.sampled_from([0, 1, -1, 2**53, 2**53 - 1, 2**63 - 1, -2**63]))
 ENUM = st.integers(-5, 10)
-APP = st.sampled_from(["mg", "mp", "sa", "mg-prod-only", "nope", "", "mg\x00"])
+APP = st.sampled_from(["mg", "mp", "sa", "sa-mp", "sa-env", "mg-prod-only", "nope", "", "mg\x00"])
 TEXT = st.one_of(
     st.text(max_size=40),
     st.text(st.characters(codec="utf-8"), min_size=1, max_size=3000),
     st.sampled_from(["", " ", "_x", "x" * 33, "a\nb", "\x7f", "\u2028", "order-0001", "/xpay/query_order",
                      "{}", '{"env":0}', '{"env":1}', '{"env":0,"env":1}', '{"env":"0"}', "[]", "null", "1e400",
-                     '{"Env":1}', "0" * 64, "A" * 64, "requestMidasPaymentGameItem", "9hAb/NEYUlkaMBEsmFgzig=="]),
+                     '{"Env":1}', '{"Env":"0"}', "0" * 64, "A" * 64, "requestMidasPaymentGameItem",
+                     "9hAb/NEYUlkaMBEsmFgzig==", "/xpay/download_bill", "/xpay/query_subscribe_contract",
+                     '{"a":' + "[" * 2000 + "]" * 2000 + "}", '{"n":' + "1" * 5000 + "}"]),
 )
 OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,32}")
 
