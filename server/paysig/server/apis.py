@@ -69,7 +69,8 @@ class ServerApi:
 _MP, _MG = ApiKind.MINIPROGRAM, ApiKind.MINIGAME
 _BOTH, _PAY, _NONE = Signing.PAY_SIG_AND_SIGNATURE, Signing.PAY_SIG, Signing.NONE
 _RESULTS_FROM_PRODUCTION = "env only selects the key: results always come from production"
-_NEWER_PAGES = "WeChat's newer page shows no pay_sig, the older guide does: paysig signs it (an extra pay_sig is harmless)"
+_NEWER_PAGES = ("WeChat's newer page shows no pay_sig, the older guide does: paysig signs it "
+                "(an extra pay_sig is harmless)")
 
 SERVER_APIS: tuple[ServerApi, ...] = (
     ServerApi("/xpay/query_user_balance", _MP, _BOTH, True, "coins"),

@@ -82,7 +82,7 @@ def _check_pay_sig_method(v: Violations, method: str) -> None:
 def _payload_key_env(v: Violations, app: App, req: pb.VerifySignatureRequest, env_field: str) -> Env | None:
     requested = request_env(v, req.env)
     if req.scheme == pb.SIGNATURE_SCHEME_PAY_SIG and req.method.startswith("/"):
-        body = rules.parse_json_object(v, "payload", req.payload) if req.payload else None
+        body = rules.parse_json_object(v, "payload", req.payload)
         return api_body_env(v, app, requested, req.method, body, "payload")
     payload = None
     if req.payload.lstrip().startswith("{"):
