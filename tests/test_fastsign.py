@@ -311,6 +311,7 @@ def test_each_app_key_and_session_key_signs_right_many_times_in_a_row():
         assert response.signature == hmac.new(request.session_key.encode(), data, hashlib.sha256).hexdigest()
         assert f'"signature_fp":"{hashlib.sha256(response.pay_sig.encode()).hexdigest()[:16]}"'.encode() in lines
     assert sum(counts.values()) == len(requests)
+    assert {env for _, env, _ in counts} == {"production", "sandbox"}  # metrics.ENV_LABELS' values
 
 
 @settings(deadline=None)  # the machine may be loaded; speed is for make bench

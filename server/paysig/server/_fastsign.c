@@ -635,7 +635,8 @@ static PyMethodDef methods[] = {
                "results[i] is the serialized SignOrderResponse of items[i] (with wrap, the serialized\n"
                "BatchSignOrdersResponse.results entry), or None where the item is not signed here.\n"
                "audit_lines holds one line per signed item, each starting with audit_head.\n"
-               "counts maps (app_id, key_env, api) to the number of items signed.")},
+               "counts maps (app_id, env, api) to the number of items signed, env as the metrics label it\n"
+               "(production or sandbox).")},
     {"hmac_sha256_hex", hmac_sha256_hex, METH_VARARGS,
      PyDoc_STR("hmac_sha256_hex(key, message) -> lowercase hex, through the same OpenSSL calls as the "
                "signatures; for tests.")},
@@ -665,8 +666,8 @@ PyMODINIT_FUNC PyInit__fastsign(void) {
         {&S_currency_type, "currency_type"}, {&S_platform, "platform"}, {&S_zone_id, "zone_id"},
         {&S_HasField, "HasField"}, {&S_activity_selling_price, "activity_selling_price"},
         {&S_api_names[KIND_MINIGAME], "PAYMENT_API_GAME_ITEM"},
-        {&S_api_names[KIND_MINIPROGRAM], "PAYMENT_API_VIRTUAL_PAYMENT"}, {&S_env_names[1], "ENV_PRODUCTION"},
-        {&S_env_names[2], "ENV_SANDBOX"},
+        {&S_api_names[KIND_MINIPROGRAM], "PAYMENT_API_VIRTUAL_PAYMENT"},
+        {&S_env_names[ENV_PRODUCTION], "production"}, {&S_env_names[ENV_SANDBOX], "sandbox"}, /* metrics.ENV_LABELS */
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*names[i].slot = PyUnicode_InternFromString(names[i].s))) return NULL;
