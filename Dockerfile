@@ -2,8 +2,9 @@
 #   docker build -t paysig:0.1.0 .
 #   docker run -p 50051:50051 -v $PWD/examples:/etc/paysig:ro paysig:0.1.0
 FROM python:3.11-slim AS build
-# gcc builds the SignOrder fast path (server/paysig/server/_fastsign.c).
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+# gcc and OpenSSL's headers build the SignOrder fast path (server/paysig/server/_fastsign.c,
+# linked with libcrypto, which the runtime image has: Python's ssl module uses it too).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY server ./server

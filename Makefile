@@ -46,7 +46,8 @@ help: ## List the targets.
 
 # ---- set-up ---------------------------------------------------------------
 
-$(VENV)/.installed: pyproject.toml setup.py server/paysig/server/_fastsign.c clients/python/pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py server/paysig/server/_fastsign.c clients/python/pyproject.toml \
+  | $(STAMPS)/build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
@@ -68,6 +69,18 @@ $(eval $(call go-tool,buf,github.com/bufbuild/buf/cmd/buf,$(BUF_VERSION)))
 $(eval $(call go-tool,ghz,github.com/bojand/ghz/cmd/ghz,$(GHZ_VERSION)))
 $(eval $(call go-tool,protoc-gen-go,google.golang.org/protobuf/cmd/protoc-gen-go,$(PROTOC_GEN_GO_VERSION)))
 $(eval $(call go-tool,protoc-gen-go-grpc,google.golang.org/grpc/cmd/protoc-gen-go-grpc,$(PROTOC_GEN_GO_GRPC_VERSION)))
+
+# What the server's C extension builds with (OpenSSL's libcrypto headers, a C
+# compiler; Debian packages), installed when missing.
+BUILD_DEB_PACKAGES := libssl-dev gcc
+$(STAMPS)/build-deps:
+	@mkdir -p $(STAMPS)
+	@if ! dpkg -s $(BUILD_DEB_PACKAGES) >/dev/null 2>&1; then \
+	  echo "installing $(BUILD_DEB_PACKAGES)"; \
+	  $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive \
+	    $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq $(BUILD_DEB_PACKAGES) >/dev/null; \
+	fi
+	@touch $@
 
 # System gRPC/protobuf for the C++ client (Debian packages), installed when missing.
 $(STAMPS)/cpp-deps:

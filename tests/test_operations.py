@@ -90,7 +90,7 @@ def test_metrics_reload_and_rejected_reload_across_workers(tmp_path):
         m = scrape(metrics_port)
         assert m['paysig_calls_total{code="OK",rpc="SignOrder"}'] == 10
         assert m['paysig_calls_total{code="INVALID_ARGUMENT",rpc="SignOrder"}'] == 3
-        assert m['paysig_signatures_total{api="PAYMENT_API_GAME_ITEM",app_id="g1",env="ENV_PRODUCTION"}'] == 10
+        assert m['paysig_signatures_total{api="PAYMENT_API_GAME_ITEM",app_id="g1",env="production"}'] == 10
         assert m['paysig_verifications_total{app_id="g1",result="invalid",scheme="SIGNATURE_SCHEME_USER_SIGNATURE"}'] == 1
         assert m['paysig_call_seconds_count{rpc="SignOrder"}'] == 13
         assert m['paysig_key_version_signing{app_id="g1",env="production"}'] == 1

@@ -11,9 +11,13 @@
  * with its violations. tests/test_fastsign.py holds the two paths to the same
  * output on the conformance cases and on generated orders.
  *
- * SHA-256 is FIPS 180-4, HMAC is RFC 2104; an app key's inner and outer
- * states are computed once per config, in AppKeys, which has no repr of its
- * key and no way to read it back.
+ * HMAC-SHA256 and SHA-256 come from OpenSSL's libcrypto (EVP_MAC, EVP_MD),
+ * which uses the CPU's SHA extensions where it has them. Each app key is set
+ * into an EVP_MAC_CTX once per config, in AppKeys, which has no repr of its
+ * key and no way to read it back; each signature re-initialises that context
+ * with the same key (no re-hashing of the key). sign_orders holds the GIL from
+ * start to end and calls no Python code between a context's init and final,
+ * so no two threads use a context at once.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -21,154 +25,14 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ---- SHA-256 ------------------------------------------------------------ */
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
-typedef struct {
-    uint32_t h[8];
-    uint64_t length; /* bytes hashed so far */
-    uint8_t block[64];
-    size_t used;
-} Sha256;
+/* ---- HMAC-SHA256 and SHA-256 (OpenSSL) ------------------------------------ */
 
-static const uint32_t K256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void sha256_compress(uint32_t h[8], const uint8_t *p) {
-    uint32_t w[64];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = k + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
-        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-    }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
-}
-
-/* The same compression with the x86 SHA extensions, where the CPU has them
- * (chosen once, at import; tests/test_fastsign.py checks both against hashlib). */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
-#include <immintrin.h>
-
-__attribute__((target("sha,sse4.1,ssse3"))) static void sha256_compress_ni(uint32_t h[8], const uint8_t *p) {
-    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xb1);   /* CDAB */
-    __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1b);  /* EFGH */
-    __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                        /* ABEF */
-    s1 = _mm_blend_epi16(s1, t, 0xf0);                                             /* CDGH */
-    const __m128i abef = s0, cdgh = s1;
-    __m128i m[16];
-    for (int j = 0; j < 16; j++) {
-        if (j < 4)
-            m[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * j)), swap);
-        else
-            m[j] = _mm_sha256msg2_epu32(
-                _mm_add_epi32(_mm_sha256msg1_epu32(m[j - 4], m[j - 3]), _mm_alignr_epi8(m[j - 1], m[j - 2], 4)),
-                m[j - 1]);
-        __m128i wk = _mm_add_epi32(m[j], _mm_loadu_si128((const __m128i *)&K256[4 * j]));
-        s1 = _mm_sha256rnds2_epu32(s1, s0, wk);
-        s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(wk, 0x0e));
-    }
-    s0 = _mm_add_epi32(s0, abef);
-    s1 = _mm_add_epi32(s1, cdgh);
-    t = _mm_shuffle_epi32(s0, 0x1b);                                 /* FEBA */
-    s1 = _mm_shuffle_epi32(s1, 0xb1);                                /* DCHG */
-    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, s1, 0xf0)); /* DCBA */
-    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(s1, t, 8));    /* HGFE */
-}
-
-static int cpu_has_sha(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return 0;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    return (b >> 29) & 1;
-}
-#else
-#define sha256_compress_ni sha256_compress
-static int cpu_has_sha(void) { return 0; }
-#endif
-
-static void (*compress)(uint32_t h[8], const uint8_t *p) = sha256_compress;
-
-static void sha256_init(Sha256 *s) {
-    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(s->h, iv, sizeof iv);
-    s->length = 0;
-    s->used = 0;
-}
-
-static void sha256_update(Sha256 *s, const uint8_t *p, size_t n) {
-    s->length += n;
-    if (s->used) {
-        size_t take = 64 - s->used < n ? 64 - s->used : n;
-        memcpy(s->block + s->used, p, take);
-        s->used += take; p += take; n -= take;
-        if (s->used < 64) return;
-        compress(s->h, s->block);
-        s->used = 0;
-    }
-    for (; n >= 64; p += 64, n -= 64) compress(s->h, p);
-    memcpy(s->block, p, n);
-    s->used = n;
-}
-
-static void sha256_final(Sha256 *s, uint8_t out[32]) {
-    uint64_t bits = s->length * 8;
-    uint8_t pad = 0x80;
-    sha256_update(s, &pad, 1);
-    pad = 0;
-    while (s->used != 56) sha256_update(s, &pad, 1);
-    uint8_t len[8];
-    for (int i = 0; i < 8; i++) len[i] = (uint8_t)(bits >> (56 - 8 * i));
-    sha256_update(s, len, 8);
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(s->h[i] >> 24); out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(s->h[i] >> 8); out[4 * i + 3] = (uint8_t)s->h[i];
-    }
-}
-
-/* An HMAC-SHA256 key, as the states after its ipad and opad blocks. */
-typedef struct {
-    Sha256 inner, outer;
-} HmacKey;
-
-static void hmac_key(HmacKey *k, const uint8_t *key, size_t n) {
-    uint8_t block[64] = {0}, pad[64];
-    if (n > 64) {
-        Sha256 s;
-        sha256_init(&s);
-        sha256_update(&s, key, n);
-        sha256_final(&s, block);
-    } else {
-        memcpy(block, key, n);
-    }
-    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x36;
-    sha256_init(&k->inner);
-    sha256_update(&k->inner, pad, 64);
-    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x5c;
-    sha256_init(&k->outer);
-    sha256_update(&k->outer, pad, 64);
-    memset(block, 0, sizeof block);
-    memset(pad, 0, sizeof pad);
-}
+static EVP_MAC *HMAC_MAC;  /* fetched once, at import */
+static EVP_MD *SHA256_MD;
 
 static const char HEX[] = "0123456789abcdef";
 
@@ -179,18 +43,38 @@ static void to_hex(const uint8_t *d, size_t n, char *out) {
     }
 }
 
-/* Lowercase hex HMAC of prefix||message (prefix may be empty) into out[64]. */
-static void hmac_hex(const HmacKey *k, const char *prefix, size_t prefix_n, const char *msg, size_t n,
-                     char out[64]) {
-    Sha256 s = k->inner;
+/* A new HMAC-SHA256 context keyed with key; NULL with a Python error set. */
+static EVP_MAC_CTX *hmac_new(const uint8_t *key, size_t n) {
+    static const uint8_t empty[1] = {0};
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(HMAC_MAC);
+    if (!ctx || !EVP_MAC_init(ctx, n ? key : empty, n, params)) {
+        EVP_MAC_CTX_free(ctx);
+        PyErr_SetString(PyExc_RuntimeError, "OpenSSL: cannot set up HMAC-SHA256");
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Lowercase hex HMAC of prefix||message into out[64]; with rekey (n bytes), the
+ * context is first keyed with it, else re-initialised with its own key.
+ * 0 with a Python error set when OpenSSL fails. */
+static int hmac_hex(EVP_MAC_CTX *ctx, const uint8_t *rekey, size_t rekey_n, const char *prefix, size_t prefix_n,
+                    const char *msg, size_t n, char out[64]) {
+    static const uint8_t empty[1] = {0};
     uint8_t d[32];
-    sha256_update(&s, (const uint8_t *)prefix, prefix_n);
-    sha256_update(&s, (const uint8_t *)msg, n);
-    sha256_final(&s, d);
-    s = k->outer;
-    sha256_update(&s, d, 32);
-    sha256_final(&s, d);
+    size_t d_n = 0;
+    int ok = (rekey ? EVP_MAC_init(ctx, rekey_n ? rekey : empty, rekey_n, NULL) : EVP_MAC_init(ctx, NULL, 0, NULL)) &&
+             EVP_MAC_update(ctx, (const uint8_t *)prefix, prefix_n) && EVP_MAC_update(ctx, (const uint8_t *)msg, n) &&
+             EVP_MAC_final(ctx, d, &d_n, sizeof d) && d_n == sizeof d;
+    if (!ok) {
+        PyErr_SetString(PyExc_RuntimeError, "OpenSSL: HMAC-SHA256 failed");
+        return 0;
+    }
     to_hex(d, 32, out);
+    return 1;
 }
 
 /* ---- a growable byte buffer ---------------------------------------------- */
@@ -293,12 +177,20 @@ typedef struct {
     Py_ssize_t offer_id_n;
     int has[3];         /* by paysig.v1.Env */
     uint32_t version[3];
-    HmacKey key[3];
+    EVP_MAC_CTX *key[3]; /* keyed with the env's signing key; OpenSSL cleanses it when freed */
 } AppKeys;
+
+static void AppKeys_clear_keys(AppKeys *self) {
+    for (int env = 0; env < 3; env++) {
+        EVP_MAC_CTX_free(self->key[env]);
+        self->key[env] = NULL;
+        self->has[env] = 0;
+    }
+}
 
 static void AppKeys_dealloc(AppKeys *self) {
     PyMem_Free(self->offer_id);
-    memset(self->key, 0, sizeof self->key);
+    AppKeys_clear_keys(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -307,8 +199,9 @@ static int set_key(AppKeys *self, int env, PyObject *spec) {
     unsigned int version;
     Py_buffer key;
     if (!PyArg_ParseTuple(spec, "Iy*", &version, &key)) return -1;
-    hmac_key(&self->key[env], key.buf, (size_t)key.len);
+    self->key[env] = hmac_new(key.buf, (size_t)key.len);
     PyBuffer_Release(&key);
+    if (!self->key[env]) return -1;
     self->has[env] = 1;
     self->version[env] = version;
     return 0;
@@ -334,7 +227,7 @@ static int AppKeys_init(AppKeys *self, PyObject *args, PyObject *kwds) {
     if (!self->offer_id) { PyErr_NoMemory(); return -1; }
     memcpy(self->offer_id, offer, (size_t)offer_n + 1);
     self->offer_id_n = offer_n;
-    memset(self->has, 0, sizeof self->has);
+    AppKeys_clear_keys(self);
     if (set_key(self, ENV_PRODUCTION, production) < 0 || set_key(self, ENV_SANDBOX, sandbox) < 0) return -1;
     return 0;
 }
@@ -569,19 +462,21 @@ static void sign_data(const Item *it, Buf *data) {
     buf_byte(data, '}');
 }
 
-/* Signs a valid item: the SignOrderResponse into out, its audit line into audit. */
-static void sign_item(const Item *it, const char *head, Py_ssize_t head_n, Buf *out, Buf *audit, Buf *data,
-                      Buf *args) {
+/* Signs a valid item: the SignOrderResponse into out, its audit line into
+ * audit. session: a context for the session key HMACs, keyed here per item.
+ * 1, or 0 with a Python error set. */
+static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_ssize_t head_n, Buf *out,
+                     Buf *audit, Buf *data, Buf *args) {
     int kind = it->app->kind;
     sign_data(it, data);
-    if (data->failed) return;
+    if (data->failed) return 1;
 
     char pay_sig[64], signature[64];
-    hmac_hex(&it->app->key[it->env], PAY_SIG_PREFIX[kind], strlen(PAY_SIG_PREFIX[kind]), data->p, data->n, pay_sig);
-    HmacKey session;
-    hmac_key(&session, (const uint8_t *)it->session_key, (size_t)it->session_key_n);
-    hmac_hex(&session, "", 0, data->p, data->n, signature);
-    memset(&session, 0, sizeof session);
+    if (!hmac_hex(it->app->key[it->env], NULL, 0, PAY_SIG_PREFIX[kind], strlen(PAY_SIG_PREFIX[kind]), data->p,
+                  data->n, pay_sig) ||
+        !hmac_hex(session, (const uint8_t *)it->session_key, (size_t)it->session_key_n, "", 0, data->p, data->n,
+                  signature))
+        return 0;
 
     args->n = 0;
     PUT_LIT(args, "{\"signData\":");
@@ -597,7 +492,7 @@ static void sign_item(const Item *it, const char *head, Py_ssize_t head_n, Buf *
         buf_byte(args, '"');
     }
     buf_byte(args, '}');
-    if (args->failed) return;
+    if (args->failed) return 1;
 
     pb_bytes(out, 1, data->p, data->n);
     pb_bytes(out, 2, pay_sig, 64);
@@ -609,12 +504,12 @@ static void sign_item(const Item *it, const char *head, Py_ssize_t head_n, Buf *
 
     /* the audit line: audit.entry's keys and order after the caller's head */
     static const char *env_name[3] = {"", "ENV_PRODUCTION", "ENV_SANDBOX"};
-    Sha256 s;
-    uint8_t d[32];
+    uint8_t d[EVP_MAX_MD_SIZE];
     char fp[16];
-    sha256_init(&s);
-    sha256_update(&s, (const uint8_t *)pay_sig, 64);
-    sha256_final(&s, d);
+    if (!EVP_Digest(pay_sig, 64, d, NULL, SHA256_MD, NULL)) {
+        PyErr_SetString(PyExc_RuntimeError, "OpenSSL: SHA-256 failed");
+        return 0;
+    }
     to_hex(d, 8, fp);
     buf_put(audit, head, (size_t)head_n);
     PUT_LIT(audit, ",\"app_id\":");
@@ -638,6 +533,7 @@ static void sign_item(const Item *it, const char *head, Py_ssize_t head_n, Buf *
     PUT_LIT(audit, "\",\"signature_fp\":\"");
     buf_put(audit, fp, 16);
     PUT_LIT(audit, "\"}\n");
+    return 1;
 }
 
 static PyObject *count_signed(PyObject *counts, const Item *it) {
@@ -664,6 +560,7 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject *results = PyList_New(n), *counts = PyDict_New();
     Buf out = {0}, audit = {0}, data = {0}, cargs = {0}, one = {0};
+    EVP_MAC_CTX *session = NULL; /* created for the first signed item, freed (and cleansed) at the end */
     if (!results || !counts) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
         Refs r = {.n_owned = 0};
@@ -676,7 +573,11 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
             continue;
         }
         one.n = 0;
-        sign_item(&it, head, head_n, &one, &audit, &data, &cargs);
+        if ((!session && !(session = hmac_new((const uint8_t *)"", 0))) ||
+            !sign_item(&it, session, head, head_n, &one, &audit, &data, &cargs)) {
+            refs_clear(&r);
+            goto fail;
+        }
         PyObject *encoded = NULL;
         if (!(one.failed || audit.failed || data.failed || cargs.failed)) {
             if (wrap) { /* BatchSignOrdersResponse.results[i] = SignOrderResult{response} */
@@ -703,11 +604,13 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
     }
     PyObject *lines = PyBytes_FromStringAndSize(audit.p ? audit.p : "", (Py_ssize_t)audit.n);
     PyMem_Free(out.p); PyMem_Free(audit.p); PyMem_Free(data.p); PyMem_Free(cargs.p); PyMem_Free(one.p);
+    EVP_MAC_CTX_free(session);
     Py_DECREF(seq);
     if (!lines) { Py_DECREF(results); Py_DECREF(counts); return NULL; }
     return Py_BuildValue("(NNN)", results, lines, counts);
 fail:
     PyMem_Free(out.p); PyMem_Free(audit.p); PyMem_Free(data.p); PyMem_Free(cargs.p); PyMem_Free(one.p);
+    EVP_MAC_CTX_free(session);
     Py_DECREF(seq);
     Py_XDECREF(results);
     Py_XDECREF(counts);
@@ -717,35 +620,26 @@ fail:
 static PyObject *hmac_sha256_hex(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer key, msg;
     if (!PyArg_ParseTuple(args, "y*y*", &key, &msg)) return NULL;
-    HmacKey k;
     char out[64];
-    hmac_key(&k, key.buf, (size_t)key.len);
-    hmac_hex(&k, "", 0, msg.buf, (size_t)msg.len, out);
-    memset(&k, 0, sizeof k);
+    EVP_MAC_CTX *ctx = hmac_new(key.buf, (size_t)key.len);
+    int ok = ctx && hmac_hex(ctx, NULL, 0, "", 0, msg.buf, (size_t)msg.len, out);
+    EVP_MAC_CTX_free(ctx);
     PyBuffer_Release(&key);
     PyBuffer_Release(&msg);
-    return PyUnicode_FromStringAndSize(out, 64);
-}
-
-static PyObject *use_sha_extensions(PyObject *Py_UNUSED(module), PyObject *arg) {
-    int on = PyObject_IsTrue(arg);
-    if (on < 0) return NULL;
-    compress = on && cpu_has_sha() ? sha256_compress_ni : sha256_compress;
-    return PyBool_FromLong(compress == sha256_compress_ni && on);
+    return ok ? PyUnicode_FromStringAndSize(out, 64) : NULL;
 }
 
 static PyMethodDef methods[] = {
-    {"use_sha_extensions", use_sha_extensions, METH_O,
-     PyDoc_STR("use_sha_extensions(on) -> whether the x86 SHA extensions are now used. On by default where the "
-               "CPU has them; tests turn them off to check the portable code.")},
     {"sign_orders", sign_orders, METH_VARARGS,
      PyDoc_STR("sign_orders(items, apps, audit_head, wrap) -> (results, audit_lines, counts)\n\n"
                "results[i] is the serialized SignOrderResponse of items[i] (with wrap, the serialized\n"
                "BatchSignOrdersResponse.results entry), or None where the item is not signed here.\n"
                "audit_lines holds one line per signed item, each starting with audit_head.\n"
-               "counts maps (app_id, key_env, api) to the number of items signed.")},
+               "counts maps (app_id, env, api) to the number of items signed, env as the metrics label it\n"
+               "(production or sandbox).")},
     {"hmac_sha256_hex", hmac_sha256_hex, METH_VARARGS,
-     PyDoc_STR("hmac_sha256_hex(key, message) -> lowercase hex; for tests of this module's HMAC.")},
+     PyDoc_STR("hmac_sha256_hex(key, message) -> lowercase hex, through the same OpenSSL calls as the "
+               "signatures; for tests.")},
     {NULL, NULL, 0, NULL},
 };
 
@@ -757,7 +651,14 @@ static struct PyModuleDef module_def = {
 
 PyMODINIT_FUNC PyInit__fastsign(void) {
     if (PyType_Ready(&AppKeysType) < 0) return NULL;
-    if (cpu_has_sha()) compress = sha256_compress_ni;
+    if (!HMAC_MAC && !(HMAC_MAC = EVP_MAC_fetch(NULL, "HMAC", NULL))) {
+        PyErr_SetString(PyExc_ImportError, "OpenSSL provides no HMAC");
+        return NULL;
+    }
+    if (!SHA256_MD && !(SHA256_MD = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+        PyErr_SetString(PyExc_ImportError, "OpenSSL provides no SHA-256");
+        return NULL;
+    }
     struct { PyObject **slot; const char *s; } names[] = {
         {&S_app_id, "app_id"}, {&S_env, "env"}, {&S_api, "api"}, {&S_mode, "mode"}, {&S_order, "order"},
         {&S_session_key, "session_key"}, {&S_product_id, "product_id"}, {&S_goods_price, "goods_price"},
@@ -765,8 +666,8 @@ PyMODINIT_FUNC PyInit__fastsign(void) {
         {&S_currency_type, "currency_type"}, {&S_platform, "platform"}, {&S_zone_id, "zone_id"},
         {&S_HasField, "HasField"}, {&S_activity_selling_price, "activity_selling_price"},
         {&S_api_names[KIND_MINIGAME], "PAYMENT_API_GAME_ITEM"},
-        {&S_api_names[KIND_MINIPROGRAM], "PAYMENT_API_VIRTUAL_PAYMENT"}, {&S_env_names[1], "ENV_PRODUCTION"},
-        {&S_env_names[2], "ENV_SANDBOX"},
+        {&S_api_names[KIND_MINIPROGRAM], "PAYMENT_API_VIRTUAL_PAYMENT"},
+        {&S_env_names[ENV_PRODUCTION], "production"}, {&S_env_names[ENV_SANDBOX], "sandbox"}, /* metrics.ENV_LABELS */
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*names[i].slot = PyUnicode_InternFromString(names[i].s))) return NULL;

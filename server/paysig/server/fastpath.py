@@ -55,7 +55,8 @@ class FastOrders:
 
     def sign(self, items, caller: Caller, audit_head: str, wrap: bool) -> tuple[list[bytes | None], bytes,
                                                                                dict[tuple[str, str, str], int]]:
-        """(results, audit lines, signed counts) of _fastsign.sign_orders."""
+        """(results, audit lines, signed counts) of _fastsign.sign_orders; the
+        counts are keyed (app_id, env, api), env as metrics.ENV_LABELS names it."""
         return _fastsign.sign_orders(items, self._apps_for(caller), audit_head, wrap)
 
 

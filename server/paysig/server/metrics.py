@@ -6,6 +6,8 @@ supervisor serves the merged view on HTTP `/metrics`. Without it, the
 metrics live in this process's default registry (tests, embedding).
 
 No label ever carries a key, token, session_key, signature or order number.
+An ``env`` label is the config's name of the environment (``production``,
+``sandbox``), on every metric: ENV_LABELS maps the API's names to it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ import os
 import shutil
 import tempfile
 
+from .keys import Env
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# paysig.v1.Env's names (as in audit lines: "ENV_SANDBOX") to the env label ("sandbox").
+ENV_LABELS = {f"ENV_{env.name}": env.config_name for env in Env}
 
 
 class Metrics:
@@ -28,12 +34,13 @@ class Metrics:
         self.latency = Histogram("paysig_call_seconds", "Time from the RPC reaching paysig to its answer.", ["rpc"],
                                  buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
         self.signatures = Counter("paysig_signatures", "Requests signed (a batch item counts one), by app, env and "
-                                  "api (the PaymentApi, or the API URI).", ["app_id", "env", "api"])
+                                  "api (the PaymentApi, or the API URI); env is production or sandbox.",
+                                  ["app_id", "env", "api"])
         self.verifications = Counter("paysig_verifications", "Signatures checked, by app, scheme and result.",
                                      ["app_id", "scheme", "result"])
         self.audit_failures = Counter("paysig_audit_write_failures",
                                       "Audit writes that failed (the calls are refused when fail-closed).")
-        self.key_version = Gauge("paysig_key_version_signing", "The AppKey version that signs, by app and env.",
+        self.key_version = Gauge("paysig_key_version_signing", "The AppKey version that signs, by app and env (production or sandbox).",
                                  ["app_id", "env"], multiprocess_mode="max")
         self.generation = Gauge("paysig_config_generation", "Config generation in force (1 at start, +1 a reload).",
                                 multiprocess_mode="max")

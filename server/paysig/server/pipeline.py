@@ -147,7 +147,7 @@ class Pipeline:
                 request_id: str, lines: bytes = b"", signed: dict[tuple[str, str, str], int] | None = None) -> None:
         """Writes the audit lines (the fast path's ``lines``, then the
         records'), records the metrics (``signed``: the fast path's counts of
-        signatures by app, env and api), raises the call's error."""
+        signatures by app, env label and api), raises the call's error."""
         if not self.audit_log.write(records, lines):
             self._metrics.audit_failures.inc()
             log.error("audit write failed", extra={"fields": {"rpc": rpc, "request_id": request_id,
@@ -170,7 +170,7 @@ class Pipeline:
                         "valid" if record["valid"] else "invalid").inc()
             else:
                 api = record.get("api") or (record["uri"] if record.get("uri") in KNOWN_APIS else "other")
-                m.child(m.signatures, record["app_id"], record["key_env"], api).inc()
+                m.child(m.signatures, record["app_id"], metrics.ENV_LABELS[record["key_env"]], api).inc()
         if error is not None:
             raise error
 
