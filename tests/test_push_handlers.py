@@ -222,3 +222,33 @@ def test_function_form_and_unreachable_paysig(paysig_port):
         nack = handle_notification(client, "game", lambda n: False, "POST", *goods("ORDER-C4"), timeout=TIMEOUT)
     assert json.loads(nack.body)["ErrCode"] != 0
     assert "ORDER-C3" not in game.calls and "ORDER-C4" not in game.granted
+
+
+def test_example_push_receiver():
+    """examples/push_receiver.py, run as an operator would, on the demo config."""
+    import re
+    import subprocess
+    import sys
+
+    from support import REPO
+
+    with running_server(REPO / "examples" / "paysig.toml") as (_, port):
+        proc = subprocess.Popen([sys.executable, str(REPO / "examples" / "push_receiver.py"), "--paysig",
+                                 f"127.0.0.1:{port}", "--app", "demo-minigame", "--listen", "127.0.0.1:0"],
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            url = re.search(r"push URL: (http://\S+)", proc.stderr.readline()).group(1)
+            payload = pushes.goods_payload("DEMO00001")
+            message = pushes.minigame_message(GOODS, payload, "demo-minigame-production-appkey")
+            query, body = pushes.safe_push("demoPushToken", "DemoEncodingAESKeyDemoEncodingAESKeyDemo123",
+                                           "wx0123456789abcd01", message)
+            status, _, answer = post(url, query, body)
+            assert (status, json.loads(answer)) == (200, {"ErrCode": 0, "ErrMsg": "Success"})
+            lines = [proc.stderr.readline() for _ in range(2)]  # the grant, then wsgiref's request line
+            assert any("grant sword x2 to o9AgO5Kd5ggOC-bXrbNODIiE3bGY (order DEMO00001, ENV_PRODUCTION)" in line
+                       for line in lines), lines
+            assert post(url, *pushes.safe_push("demoPushToken", AES, APPID, message))[0] == 403
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            proc.stderr.close()
