@@ -280,6 +280,12 @@ def test_coin_and_refund_events(stub):
     bad = json.dumps({"OutTradeNo": "X1234567", "Env": 0, "CoinInfo": {"BuyQuantity": 1.5}})
     message = pushes.minigame_message("minigame_coin_deliver_completed", bad, PROD_V2)
     assert rejected(call(stub, "mg", *pushes.safe_push(TOKEN, AES_CURRENT, APPID, message)), "MALFORMED_PAYLOAD")
+    lone = '{"OutTradeNo":"X1234567","Env":0,"GoodsInfo":{"Attach":"\\udc00"}}'  # an unpaired surrogate
+    message = pushes.minigame_message(GOODS, lone, PROD_V2)
+    assert rejected(call(stub, "mg", *pushes.safe_push(TOKEN, AES_CURRENT, APPID, message)), "MALFORMED_PAYLOAD")
+    message = json.dumps({"MsgType": "event", "Event": GOODS, "MiniGame": {"Payload": "\ud800", "PayEventSig": "0"}})
+    assert rejected(call(stub, "mg", *pushes.safe_push(TOKEN, AES_CURRENT, APPID, message.encode())),
+                    "MALFORMED_BODY")
     bad = json.dumps({"OutTradeNo": "X1234567", "Env": 2})
     message = pushes.minigame_message(GOODS, bad, PROD_V2)
     assert rejected(call(stub, "mg", *pushes.safe_push(TOKEN, AES_CURRENT, APPID, message)), "MALFORMED_PAYLOAD")
@@ -508,7 +514,7 @@ def test_huge_and_deep_bodies(stub):
     b"<xml><a>1</a><a>2</a></xml>", b"<xml><a>1</a>text</xml>", b"<xml>",
     b'{"MsgType":"event","Event":"xpay_goods_deliver_notify","GoodsInfo":{"Quantity":"many"}}',
     b'{"MsgType":"event","Event":"xpay_goods_deliver_notify","Env":"production"}',
-    b'{"CreateTime":1e3}', b'{"MiniGame":"x"}',
+    b'{"CreateTime":1e3}', b'{"MiniGame":"x"}', rb'{"MsgType":"text","Content":"\ud800"}', rb'{"\udfff":1}',
 ])
 def test_malformed_plain_bodies(stub, body):
     assert rejected(call(stub, "mp-plain", pushes.plain_query(TOKEN), body), "MALFORMED_BODY")
