@@ -33,6 +33,7 @@ from .access import AccessPolicy, AuthMode, parse_access
 from .audit import AuditSettings, parse_audit
 from .config_errors import ConfigError, read_secret_file, reject_unknown
 from .keys import Env, KeyRing, KeyVersion, Secret
+from .push_config import PushConfig, parse_push
 from .rules import ISO_4217
 
 __all__ = ["App", "AppKind", "Config", "ConfigError", "load_config", "parse_config"]
@@ -54,6 +55,7 @@ class App:
     sign_data_env: bool = False
     # superapp only: the currencies the host accepts; None: any active ISO 4217 code
     currencies: tuple[str, ...] | None = None
+    push: PushConfig | None = None  # [apps.push], see push_config.py
 
     def key_ring(self, env: Env) -> KeyRing | None:
         return self.keys.get(env)
@@ -79,7 +81,7 @@ class Config:
 _APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _OFFER_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_APP_FIELDS = {"app_id", "kind", "offer_id", "keys", "sign_data_env", "currencies"}
+_APP_FIELDS = {"app_id", "kind", "offer_id", "keys", "sign_data_env", "currencies", "push"}
 _KEY_SOURCES = ("value", "env", "file")
 
 
@@ -160,8 +162,10 @@ def _parse_app(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str])
         for env in allowed_envs
         if env.config_name in raw_keys
     }
+    push = parse_push(raw.get("push"), superapp=kind is AppKind.SUPERAPP, where=f"{where}: push",
+                      parse_ring=lambda r, w: _parse_ring(r, w, base_dir, environ))
     return App(app_id=app_id, kind=kind, offer_id=offer_id, keys=rings, sign_data_env=sign_data_env,
-               currencies=currencies)
+               currencies=currencies, push=push)
 
 
 def _parse_currencies(raw: Any, where: str, kind: AppKind) -> tuple[str, ...] | None:

@@ -5,10 +5,15 @@
 
     with Client("127.0.0.1:50051") as client:
         signed = client.sign_order(pb.SignOrderRequest(...))
+
+Payment pushes: paysig.client.notification (handle_notification,
+wsgi_notification_app, asgi_notification_app).
 """
 
 from .client import AsyncClient, Client
 from .errors import FieldViolation, PaysigError
-from .notification import Notification, parse_notification
+from .notification import (Reply, asgi_notification_app, handle_notification, handle_notification_async,
+                           wsgi_notification_app)
 
-__all__ = ["AsyncClient", "Client", "FieldViolation", "Notification", "PaysigError", "parse_notification"]
+__all__ = ["AsyncClient", "Client", "FieldViolation", "PaysigError", "Reply", "asgi_notification_app",
+           "handle_notification", "handle_notification_async", "wsgi_notification_app"]

@@ -14,7 +14,6 @@ from paysig.v1 import signer_pb2 as pb
 from paysig.v1 import signer_pb2_grpc
 
 from .errors import PaysigError
-from .notification import parse_notification
 
 # Balance over every address a name resolves to; retry only calls that never
 # reached a server (signing is a pure function of the request).
@@ -74,12 +73,6 @@ class _Base:
     def _call_kwargs(self, timeout: float | None) -> dict[str, Any]:
         return {"timeout": self._timeout if timeout is None else timeout, "metadata": self._metadata}
 
-    @staticmethod
-    def _event_request(app_id: str, raw: str | bytes) -> pb.VerifySignatureRequest:
-        n = parse_notification(raw)
-        return pb.VerifySignatureRequest(app_id=app_id, scheme=pb.SIGNATURE_SCHEME_EVENT, method=n.event,
-                                         payload=n.payload, signature=n.pay_event_sig)
-
 
 class Client(_Base):
     """Blocking client; thread-safe. Every failure raises PaysigError."""
@@ -104,10 +97,11 @@ class Client(_Base):
                          timeout: float | None = None) -> pb.VerifySignatureResponse:
         return self._call("VerifySignature", request, timeout)
 
-    def verify_event(self, app_id: str, raw_notification: str | bytes, *,
-                     timeout: float | None = None) -> pb.VerifySignatureResponse:
-        """Checks the PayEventSig of a raw mini-game payment push."""
-        return self.verify_signature(self._event_request(app_id, raw_notification), timeout=timeout)
+    def verify_notification(self, request: pb.VerifyNotificationRequest, *,
+                            timeout: float | None = None) -> pb.VerifyNotificationResponse:
+        """Verifies a pushed HTTP request; see paysig.client.notification for
+        the ready-made push handlers."""
+        return self._call("VerifyNotification", request, timeout)
 
     def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
                           timeout: float | None = None) -> list[pb.SignOrderResult]:
@@ -154,9 +148,9 @@ class AsyncClient(_Base):
                                timeout: float | None = None) -> pb.VerifySignatureResponse:
         return await self._call("VerifySignature", request, timeout)
 
-    async def verify_event(self, app_id: str, raw_notification: str | bytes, *,
-                           timeout: float | None = None) -> pb.VerifySignatureResponse:
-        return await self.verify_signature(self._event_request(app_id, raw_notification), timeout=timeout)
+    async def verify_notification(self, request: pb.VerifyNotificationRequest, *,
+                                  timeout: float | None = None) -> pb.VerifyNotificationResponse:
+        return await self._call("VerifyNotification", request, timeout)
 
     async def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
                                 timeout: float | None = None) -> list[pb.SignOrderResult]:
