@@ -38,7 +38,8 @@ from .keys import Secret
 
 RPC_NAMES = frozenset(signer_pb2.DESCRIPTOR.services_by_name["SignerService"].methods_by_name)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-_CALLER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+CALLER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # the config and `paysig token` check names with it
+CALLER_NAME_RULE = "1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit"
 
 
 class CallContext(Protocol):
@@ -221,8 +222,8 @@ def _parse_caller(raw: Any, where: str, mode: AuthMode, app_ids: set[str]) -> Ca
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
     name = raw.get("name")
-    if not isinstance(name, str) or not _CALLER_NAME.fullmatch(name):
-        raise ConfigError(f"{where}: name: required, 1-64 characters of A-Z a-z 0-9 _ . -")
+    if not isinstance(name, str) or not CALLER_NAME.fullmatch(name):
+        raise ConfigError(f"{where}: name: required, {CALLER_NAME_RULE}")
     where = f"{where} ({name})"
     reject_unknown(raw, {"name", "token_sha256", "cert_common_name", "cert_san", "apps", "rpcs",
                          "rate_per_second", "burst"}, where)
