@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 
-from . import logs, metrics
+from . import hardening, logs, metrics
 from .access import CALLER_NAME, CALLER_NAME_RULE, RPC_NAMES
 from .config_errors import ConfigError
 from .config import load_config
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="server processes sharing the port (default: the number of CPUs, %(default)s here)")
     serve.add_argument("--metrics-listen", metavar="HOST:PORT",
                        help="serve Prometheus metrics on http://HOST:PORT/metrics (merged across workers)")
+    serve.add_argument("--allow-core-dumps", action="store_true",
+                       help="keep core dumps possible (they hold every key and token in memory); off by default")
     serve.add_argument("--insecure-allow-unauthenticated-network", action="store_true",
                        help="allow auth.mode = \"none\" on a non-loopback address: anyone who can connect can sign")
     serve.set_defaults(run=serve_command)
@@ -139,6 +141,8 @@ def audit_command(args: argparse.Namespace) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    if not args.allow_core_dumps:
+        hardening.disable_core_dumps()
     logs.setup()
     if args.workers < 1:
         print("paysig: --workers must be at least 1", file=sys.stderr)
