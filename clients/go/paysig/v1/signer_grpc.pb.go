@@ -55,7 +55,8 @@ const (
 //	                    the api does not fit the app's kind
 //	                    (API_NOT_SUPPORTED_FOR_APP_KIND);
 //	UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
-//	                    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+//	                    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE, or
+//	                    AMBIGUOUS_CLIENT_CERTIFICATE: it names two callers);
 //	PERMISSION_DENIED   the caller may not use the app or the RPC
 //	                    (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
 //	RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
@@ -160,7 +161,8 @@ func (c *signerServiceClient) BatchSignApiCalls(ctx context.Context, in *BatchSi
 //	                    the api does not fit the app's kind
 //	                    (API_NOT_SUPPORTED_FOR_APP_KIND);
 //	UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
-//	                    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+//	                    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE, or
+//	                    AMBIGUOUS_CLIENT_CERTIFICATE: it names two callers);
 //	PERMISSION_DENIED   the caller may not use the app or the RPC
 //	                    (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
 //	RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a

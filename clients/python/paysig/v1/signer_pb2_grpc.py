@@ -35,7 +35,8 @@ class SignerServiceStub:
     the api does not fit the app's kind
     (API_NOT_SUPPORTED_FOR_APP_KIND);
     UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
-    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE, or
+    AMBIGUOUS_CLIENT_CERTIFICATE: it names two callers);
     PERMISSION_DENIED   the caller may not use the app or the RPC
     (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
     RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
@@ -89,7 +90,8 @@ class SignerServiceServicer:
     the api does not fit the app's kind
     (API_NOT_SUPPORTED_FOR_APP_KIND);
     UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
-    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE, or
+    AMBIGUOUS_CLIENT_CERTIFICATE: it names two callers);
     PERMISSION_DENIED   the caller may not use the app or the RPC
     (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
     RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
@@ -191,7 +193,8 @@ class SignerService:
     the api does not fit the app's kind
     (API_NOT_SUPPORTED_FOR_APP_KIND);
     UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
-    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE, or
+    AMBIGUOUS_CLIENT_CERTIFICATE: it names two callers);
     PERMISSION_DENIED   the caller may not use the app or the RPC
     (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
     RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
