@@ -370,6 +370,8 @@ class AuditLog:
         return (st.st_dev, st.st_ino) == self._id
 
     def _write_locked(self, data: bytes) -> bool:
+        if self._fd is None:  # closed
+            return False
         if self._regular:
             if not self._torn:
                 with contextlib.suppress(OSError):  # another process's torn line: start on a fresh line

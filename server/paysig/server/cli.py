@@ -142,7 +142,11 @@ def audit_command(args: argparse.Namespace) -> int:
 
 def serve_command(args: argparse.Namespace) -> int:
     if not args.allow_core_dumps:
-        hardening.disable_core_dumps()
+        try:
+            hardening.disable_core_dumps()
+        except OSError as e:
+            print(f"paysig: cannot disable core dumps ({e}); pass --allow-core-dumps to run anyway", file=sys.stderr)
+            return 2
     logs.setup()
     if args.workers < 1:
         print("paysig: --workers must be at least 1", file=sys.stderr)
