@@ -286,7 +286,7 @@ class AuditLog:
         if self._path is None:
             return True
         with self._lock:
-            return self._reopen_locked()
+            return self._fd is not None and self._reopen_locked()
 
     def _reopen_locked(self) -> bool:
         try:
