@@ -3,6 +3,7 @@ readable config files, core dumps, query strings in audit lines (issue 12 item 6
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,6 +68,25 @@ def test_an_env_key_leaves_the_environment_of_supervisor_and_workers_and_reloads
     finally:
         assert server.stop() == 0
     assert KEY not in "".join(server.stderr + server.stdout)
+
+
+def test_the_environment_block_is_erased_in_a_non_root_process_that_is_not_dumpable():
+    """As the Docker image runs: not root, core dumps disabled before the config is read."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):  # the machine `make test` runs on has both
+        pytest.skip("starting a process as nobody needs root and setpriv (util-linux)")
+    child = ("import sys; from paysig.server import hardening; hardening.disable_core_dumps(); "
+             "hardening.erase_from_environment('PAYSIG_TEST_APPKEY'); assert not hardening.dumpable(); "
+             "print('ready', flush=True); sys.stdin.read()")
+    proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                             child], env={**os.environ, "PAYSIG_TEST_APPKEY": KEY}, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd="/")
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        block = environ_of(proc.pid)
+        assert KEY.encode() not in block and b"PAYSIG_TEST_APPKEY" not in block and b"PATH=" in block
+    finally:
+        proc.stdin.close()
+        assert proc.wait(30) == 0
 
 
 def test_reading_an_env_key_unsets_it_and_a_second_load_finds_it(tmp_path, monkeypatch):

@@ -38,6 +38,10 @@ def erase_from_environment(name: str) -> None:
     process started with, which is what /proc/PID/environ shows (unsetenv
     leaves it). Best effort without /proc: the variable is unset anyway."""
     os.environ.pop(name, None)
+    libc = ctypes.CDLL(None)
+    hidden = libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
+    if hidden:  # a process that is not dumpable cannot open its own /proc/self/mem unless root
+        libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     try:
         with open("/proc/self/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()  # after the command name, which may hold spaces
@@ -54,3 +58,6 @@ def erase_from_environment(name: str) -> None:
                 offset += len(variable) + 1
     except (OSError, ValueError, IndexError):
         pass
+    finally:
+        if hidden:
+            libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
