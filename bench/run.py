@@ -41,6 +41,7 @@ PROTO = ["--proto", str(REPO / "proto/paysig/v1/signer.proto"), "--import-paths"
 TICKS = os.sysconf("SC_CLK_TCK")
 SESSION_KEY = "9hAb/NEYUlkaMBEsmFgzig=="
 CONFIG = """
+demo = true
 [[apps]]
 app_id = "bench"
 kind = "minigame"

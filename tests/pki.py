@@ -46,10 +46,12 @@ class Authority:
     def cert_pem(self) -> bytes:
         return self.cert_path.read_bytes()
 
-    def issue(self, name: str, *, dns: tuple[str, ...] = (), ips: tuple[str, ...] = (), server: bool) -> Issued:
+    def issue(self, name: str, *, dns: tuple[str, ...] = (), ips: tuple[str, ...] = (), server: bool,
+              emails: tuple[str, ...] = (), uris: tuple[str, ...] = (), file_stem: str | None = None) -> Issued:
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
-        sans = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        sans = ([x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+                + [x509.RFC822Name(e) for e in emails] + [x509.UniformResourceIdentifier(u) for u in uris])
         builder = (x509.CertificateBuilder()
                    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
                    .issuer_name(self.cert.subject).public_key(key.public_key())
@@ -62,7 +64,8 @@ class Authority:
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         cert = builder.sign(self.key, hashes.SHA256())
-        cert_path, key_path = self.dir / f"{name}.pem", self.dir / f"{name}.key"
+        stem = file_stem or name
+        cert_path, key_path = self.dir / f"{stem}.pem", self.dir / f"{stem}.key"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))

@@ -11,7 +11,7 @@ and RPCs per caller).
     [[callers]]
     name = "game-a"
     token_sha256 = "<hex>"  # mode token: SHA-256 of the token, never the token
-    # cert_common_name = "game-a" / cert_san = "game-a.internal"   (mode mtls)
+    # cert_common_name = "game-a" / cert_san = "game-a.internal"   (mode mtls: subject CN / a DNS SAN)
     apps = ["demo-minigame"]
     rpcs = ["SignOrder", "VerifySignature"]   # optional, default all
     rate_per_second = 200   # optional token bucket; burst defaults to it
@@ -38,7 +38,9 @@ from .keys import Secret
 
 RPC_NAMES = frozenset(signer_pb2.DESCRIPTOR.services_by_name["SignerService"].methods_by_name)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-_CALLER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+_DNS_NAME = re.compile(r"(?:\*\.)?[A-Za-z0-9_](?:[A-Za-z0-9_\-.]{0,251}[A-Za-z0-9_])?")
+CALLER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # the config and `paysig token` check names with it
+CALLER_NAME_RULE = "1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit"
 
 
 class CallContext(Protocol):
@@ -121,14 +123,24 @@ class AccessPolicy:
         return found
 
     def _by_certificate(self, auth_context: Mapping[str, Sequence[bytes]]) -> Caller:
+        """The one caller whose cert_common_name is the certificate's subject
+        CN or whose cert_san is one of its DNS SANs (case-insensitive; email,
+        URI and IP SANs are not matched). A certificate naming two callers is
+        refused: parse_access refuses configs where one name serves two
+        callers, but a certificate can carry the CN of one and a SAN of another."""
         common_names = {v.decode("utf-8", "replace") for v in auth_context.get("x509_common_name", ())}
-        sans = {v.decode("utf-8", "replace") for v in auth_context.get("x509_subject_alternative_name", ())}
-        if not common_names and not sans:
+        dns_names = {v.decode("utf-8", "replace").lower() for v in auth_context.get("peer_dns", ())}
+        if not common_names and not auth_context.get("x509_subject_alternative_name"):
             raise _unauthenticated("MISSING_CREDENTIALS", "a client certificate is required")
-        for caller in self.callers:
-            if caller.cert_common_name in common_names or caller.cert_san in sans:
-                return caller
-        raise _unauthenticated("UNKNOWN_CLIENT_CERTIFICATE", "the client certificate names no configured caller")
+        found = [c for c in self.callers if c.cert_common_name in common_names
+                 or (c.cert_san is not None and c.cert_san.lower() in dns_names)]
+        if not found:
+            raise _unauthenticated("UNKNOWN_CLIENT_CERTIFICATE", "the client certificate names no configured caller")
+        if len(found) > 1:
+            raise _unauthenticated("AMBIGUOUS_CLIENT_CERTIFICATE",
+                                   f"the client certificate names several callers ({', '.join(c.name for c in found)}) "
+                                   "by its common name and DNS SANs; issue each caller a certificate naming only it")
+        return found[0]
 
     @staticmethod
     def authorize_rpc(caller: Caller, rpc: str) -> None:
@@ -187,6 +199,13 @@ def parse_access(data: Mapping[str, Any], source: str, base_dir: Path, app_ids: 
     for i, name in enumerate(names):
         if name in names[:i]:
             raise ConfigError(f"{source}: callers[{i}] ({name}): name: duplicated")
+    owners: dict[str, str] = {}
+    for i, caller in enumerate(callers):
+        for name in {n.lower() for n in (caller.cert_common_name, caller.cert_san) if n}:
+            if owners.setdefault(name, caller.name) != caller.name:
+                raise ConfigError(f"{source}: callers[{i}] ({caller.name}): cert_common_name, cert_san: "
+                                  f"{name!r} also names caller {owners[name]!r}; one certificate could be "
+                                  "either caller, so each name may select one caller only")
     hashes = [c.token_sha256 for c in callers if c.token_sha256]
     if len(set(hashes)) != len(hashes):
         raise ConfigError(f"{source}: callers: two callers share a token_sha256")
@@ -221,8 +240,8 @@ def _parse_caller(raw: Any, where: str, mode: AuthMode, app_ids: set[str]) -> Ca
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
     name = raw.get("name")
-    if not isinstance(name, str) or not _CALLER_NAME.fullmatch(name):
-        raise ConfigError(f"{where}: name: required, 1-64 characters of A-Z a-z 0-9 _ . -")
+    if not isinstance(name, str) or not CALLER_NAME.fullmatch(name):
+        raise ConfigError(f"{where}: name: required, {CALLER_NAME_RULE}")
     where = f"{where} ({name})"
     reject_unknown(raw, {"name", "token_sha256", "cert_common_name", "cert_san", "apps", "rpcs",
                          "rate_per_second", "burst"}, where)
@@ -240,6 +259,11 @@ def _parse_caller(raw: Any, where: str, mode: AuthMode, app_ids: set[str]) -> Ca
     if mode is AuthMode.MTLS:
         if not (isinstance(cn, str) and cn) and not (isinstance(san, str) and san):
             raise ConfigError(f"{where}: cert_common_name or cert_san: one is required with auth.mode = \"mtls\"")
+        if cn is not None and not (isinstance(cn, str) and cn):
+            raise ConfigError(f"{where}: cert_common_name: a non-empty string")
+        if san is not None and not (isinstance(san, str) and _DNS_NAME.fullmatch(san)):
+            raise ConfigError(f"{where}: cert_san: a DNS name, matched against the certificate's DNS SANs "
+                              "(email, URI and IP SANs are not matched)")
     elif cn is not None or san is not None:
         raise ConfigError(f"{where}: cert_common_name, cert_san: only used with auth.mode = \"mtls\"")
 

@@ -17,8 +17,8 @@ import signal
 import sys
 import threading
 
-from . import logs, metrics
-from .access import RPC_NAMES
+from . import hardening, logs, metrics
+from .access import CALLER_NAME, CALLER_NAME_RULE, RPC_NAMES
 from .config_errors import ConfigError
 from .config import load_config
 from .grpc_server import DEFAULT_GRACE_SECONDS, UnauthenticatedNetworkError, check_listen, create_server
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="server processes sharing the port (default: the number of CPUs, %(default)s here)")
     serve.add_argument("--metrics-listen", metavar="HOST:PORT",
                        help="serve Prometheus metrics on http://HOST:PORT/metrics (merged across workers)")
+    serve.add_argument("--allow-core-dumps", action="store_true",
+                       help="keep core dumps possible (they hold every key and token in memory); off by default")
     serve.add_argument("--insecure-allow-unauthenticated-network", action="store_true",
                        help="allow auth.mode = \"none\" on a non-loopback address: anyone who can connect can sign")
     serve.set_defaults(run=serve_command)
@@ -85,6 +87,9 @@ def health_command(args: argparse.Namespace) -> int:
 
 
 def token_command(args: argparse.Namespace) -> int:
+    if not CALLER_NAME.fullmatch(args.name):
+        print(f"paysig token: --name: {CALLER_NAME_RULE} (the rule of [[callers]] name)", file=sys.stderr)
+        return 2
     token = secrets.token_urlsafe(32)
     digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
     print(f"token (give it to the caller, store it as a secret; paysig keeps only its hash):\n  {token}\n")
@@ -98,29 +103,50 @@ def token_command(args: argparse.Namespace) -> int:
 
 
 def audit_command(args: argparse.Namespace) -> int:
-    """Prints matching lines; exit 1 when there is none."""
-    found = 0
+    """Prints the matching lines exactly as written; exit 1 when there is
+    none. Lines that are not JSON objects (a line torn by a full disk, bytes
+    that are not UTF-8) are skipped and counted on stderr."""
+    found, skipped = 0, []
+    out = sys.stdout.buffer
     try:
-        with open(args.file, encoding="utf-8") as f:
+        with open(args.file, "rb") as f:
             for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
                 try:
                     record = json.loads(line)
-                except ValueError:
-                    print(f"{args.file}:{number}: not a JSON line", file=sys.stderr)
+                except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+                    record = None
+                if not isinstance(record, dict):
+                    skipped.append(number)
                     continue
                 if record.get("out_trade_no") != args.out_trade_no:
                     continue
                 if args.app_id and record.get("app_id") != args.app_id:
                     continue
                 found += 1
-                print(json.dumps(record, ensure_ascii=False))
+                out.write(line if line.endswith(b"\n") else line + b"\n")
+            out.flush()
+    except BrokenPipeError:  # e.g. `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:
-        print(f"paysig: cannot read {args.file}: {e.strerror}", file=sys.stderr)
+        print(f"paysig audit: cannot read {args.file}: {e.strerror}", file=sys.stderr)
         return 2
+    if skipped:
+        shown = ", ".join(map(str, skipped[:10])) + (", ..." if len(skipped) > 10 else "")
+        print(f"paysig audit: {args.file}: skipped {len(skipped)} line(s) that are not JSON objects "
+              f"(torn or damaged): line {shown}", file=sys.stderr)
     return 0 if found else 1
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    if not args.allow_core_dumps:
+        try:
+            hardening.disable_core_dumps()
+        except OSError as e:
+            print(f"paysig: cannot disable core dumps ({e}); pass --allow-core-dumps to run anyway", file=sys.stderr)
+            return 2
     logs.setup()
     if args.workers < 1:
         print("paysig: --workers must be at least 1", file=sys.stderr)

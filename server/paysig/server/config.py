@@ -15,7 +15,15 @@
 
 A key given as one table is version 1. Relative key file paths are relative to
 the config file. Every problem is a ConfigError naming the file, the app and
-the field; no message ever contains key material.
+the field; no message ever contains key material, nor a value that could be
+a key typed into the wrong field.
+
+A variable a key is read from is removed from the process environment (and
+from /proc/PID/environ) once read; its value stays in this process's memory,
+where the key is anyway, so a reload (and the forked workers) find it again.
+Inline ``value`` keys are refused from a config file that group or others
+can read, unless the file says ``demo = true`` (then the server listens on
+loopback only).
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from typing import Any
 
 from .access import AccessPolicy, AuthMode, parse_access
 from .audit import AuditSettings, parse_audit
-from .config_errors import ConfigError, read_secret_file, reject_unknown
+from . import hardening
+from .config_errors import ConfigError, exposure, read_secret_file, reject_unknown
 from .keys import Env, KeyRing, KeyVersion, Secret
 from .push_config import PushConfig, parse_push
 from .rules import ISO_4217
@@ -69,6 +78,7 @@ class Config:
     apps: Mapping[str, App]
     access: AccessPolicy = dataclasses.field(default_factory=lambda: AccessPolicy(AuthMode.NONE, (), None))
     audit: AuditSettings = dataclasses.field(default_factory=AuditSettings)
+    demo: bool = False  # `demo = true`: inline keys from a readable file, loopback only
 
     def per_worker(self, workers: int) -> "Config":
         """The config one of ``workers`` processes serves with: each holds its
@@ -83,6 +93,27 @@ _OFFER_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _APP_FIELDS = {"app_id", "kind", "offer_id", "keys", "sign_data_env", "currencies", "push"}
 _KEY_SOURCES = ("value", "env", "file")
+_TAKEN_FROM_ENVIRONMENT: dict[str, str] = {}
+
+
+class _ProcessEnvironment(Mapping[str, str]):
+    """The process environment as key sources read it: a variable read is
+    erased from the environment and its value kept here."""
+
+    def __getitem__(self, name: str) -> str:
+        if name in os.environ:
+            _TAKEN_FROM_ENVIRONMENT[name] = os.environ[name]
+            hardening.erase_from_environment(name)
+        return _TAKEN_FROM_ENVIRONMENT[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in os.environ or name in _TAKEN_FROM_ENVIRONMENT
+
+    def __iter__(self):
+        return iter(set(os.environ) | set(_TAKEN_FROM_ENVIRONMENT))
+
+    def __len__(self) -> int:
+        return len(set(os.environ) | set(_TAKEN_FROM_ENVIRONMENT))
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
@@ -95,7 +126,21 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         raise ConfigError(f"{path}: cannot read config: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    return parse_config(data, source=str(path), base_dir=path.parent, environ=environ)
+    config = parse_config(data, source=str(path), base_dir=path.parent, environ=environ)
+    inline = [(app, env) for app in config.apps.values() for env, ring in app.keys.items()
+              if any(v.inline for v in ring.versions)]
+    if inline and not config.demo:
+        try:
+            problem = exposure(os.stat(path))
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read config: {e.strerror}") from None
+        if problem:
+            app, env = inline[0]
+            index = list(config.apps).index(app.app_id)
+            raise ConfigError(f"{path}: apps[{index}] ({app.app_id}): keys.{env.config_name}: value: an inline key in a "
+                              f"config file that {problem}; run: chmod 600 {path}, or give the key as "
+                              f"{{ file = \"...\" }} or {{ env = \"...\" }} (a demo config may say demo = true)")
+    return config
 
 
 def parse_config(
@@ -105,8 +150,11 @@ def parse_config(
     base_dir: Path,
     environ: Mapping[str, str] | None = None,
 ) -> Config:
-    environ = os.environ if environ is None else environ
-    reject_unknown(data, {"apps", "auth", "tls", "callers", "audit"}, source)
+    environ = _ProcessEnvironment() if environ is None else environ
+    reject_unknown(data, {"apps", "auth", "tls", "callers", "audit", "demo"}, source)
+    demo = data.get("demo", False)
+    if not isinstance(demo, bool):
+        raise ConfigError(f"{source}: demo: true or false")
     raw_apps = data.get("apps")
     if not isinstance(raw_apps, list) or not raw_apps:
         raise ConfigError(f"{source}: apps: at least one [[apps]] table is required")
@@ -118,7 +166,7 @@ def parse_config(
         apps[app.app_id] = app
     access = parse_access(data, source, base_dir, set(apps))
     audit = parse_audit(data.get("audit"), f"{source}: audit", base_dir)
-    return Config(source=source, apps=apps, access=access, audit=audit)
+    return Config(source=source, apps=apps, access=access, audit=audit, demo=demo)
 
 
 def _parse_app(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str]) -> App:
@@ -220,7 +268,8 @@ def _parse_key(
         key = ref
     elif source == "env":
         if not _ENV_VAR.fullmatch(ref):
-            raise ConfigError(f"{where}: env: {ref!r} is not an environment variable name")
+            raise ConfigError(f"{where}: env: must name an environment variable (A-Z a-z 0-9 _, not starting with "
+                              "a digit); the value is not shown: it may be a key typed into the wrong field")
         if ref not in environ:
             raise ConfigError(f"{where}: env: environment variable {ref} is not set")
         key = environ[ref]
@@ -235,4 +284,4 @@ def _parse_key(
         raise ConfigError(f"{where}: {source}: the key is empty")
     if key != key.strip() or any(not c.isprintable() for c in key):
         raise ConfigError(f"{where}: {source}: the key has surrounding white space or control characters")
-    return KeyVersion(version=version, secret=Secret(key.encode("utf-8")))
+    return KeyVersion(version=version, secret=Secret(key.encode("utf-8")), inline=source == "value")

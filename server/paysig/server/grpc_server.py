@@ -105,7 +105,10 @@ class PaysigServer:
 
 
 def check_listen(address: str, config: Config, allow_unauthenticated_network: bool) -> None:
-    """Auth mode "none" only on loopback, unless explicitly allowed."""
+    """Auth mode "none" only on loopback, unless explicitly allowed; a demo config only on loopback."""
+    if config.demo and not is_loopback(address):
+        raise UnauthenticatedNetworkError(f"refusing to listen on {address}: {config.source} is a demo config "
+                                          "(demo = true, inline keys in a readable file): loopback only")
     if config.access.mode is AuthMode.NONE and not is_loopback(address) and not allow_unauthenticated_network:
         raise UnauthenticatedNetworkError(
             f"refusing to listen on {address} with auth.mode = \"none\": anyone who can connect could sign. "

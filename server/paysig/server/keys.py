@@ -54,6 +54,7 @@ class Secret:
 class KeyVersion:
     version: int
     secret: Secret
+    inline: bool = dataclasses.field(default=False, compare=False)  # written in the config file itself
 
 
 @dataclasses.dataclass(frozen=True)

@@ -42,7 +42,12 @@ class Metrics:
                                      "and reject reason.", ["app_id", "result", "reason"])
         self.audit_failures = Counter("paysig_audit_write_failures",
                                       "Audit writes that failed (the calls are refused when fail-closed).")
-        self.key_version = Gauge("paysig_key_version_signing", "The AppKey version that signs, by app and env (production or sandbox).",
+        self.audit_suppressed = Counter("paysig_audit_suppressed",
+                                        "Refused attempts (unauthenticated, denied, rate-limited, undecodable) "
+                                        "counted in an aggregated audit line instead of one line each, by reason.",
+                                        ["reason"])
+        self.key_version = Gauge("paysig_key_version_signing",
+                                 "The AppKey version that signs, by app and env (production or sandbox).",
                                  ["app_id", "env"], multiprocess_mode="max")
         self.generation = Gauge("paysig_config_generation", "Config generation in force (1 at start, +1 a reload).",
                                 multiprocess_mode="max")

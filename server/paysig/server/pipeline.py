@@ -119,6 +119,18 @@ class Pipeline:
         self._finish(rpc, records, None, started, request_id)
         return response_type(results=results)
 
+    def refuse(self, rpc: str, error: PaysigError, context: CallContext, request_id: str = "") -> None:
+        """Audits, counts and raises ``error`` for a request refused before it
+        could be read (undecodable bytes), with its caller when it has one."""
+        started = time.perf_counter()
+        caller = None
+        try:
+            caller = self._holder.current.access.authenticate(context)
+        except PaysigError:
+            pass
+        self._finish(rpc, [entry(rpc, rpc, None, None, error, caller, context.peer(), request_id)], error, started,
+                     request_id)
+
     def _item_result(self, config: Config, caller: Caller, rpc: str, item_rpc: str, operation: Callable, item: Any,
                      result_type: type, records: list[dict[str, Any]], peer: str, request_id: str) -> Any:
         """One batch item through the reference path; appends its audit record."""

@@ -59,6 +59,7 @@ def install_reload(server: PaysigServer, config_path: str) -> None:
 
 
 def reload_config(server: PaysigServer, config_path: str) -> bool:
+    server.audit_log.reopen()
     try:
         config = load_config(config_path).per_worker(server.workers)
         server.reload(config)

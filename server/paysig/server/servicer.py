@@ -78,9 +78,9 @@ def _handler(name: str, run: Callable[[Pipeline, Any, grpc.ServicerContext, str]
 
     def handler(self: "SignerServicer", request, context: grpc.ServicerContext):
         request_id = new_request_id()
-        if isinstance(request, Undecodable):
-            context.abort_with_status(to_grpc_status(request.error(), request_id))
         try:
+            if isinstance(request, Undecodable):
+                self._pipeline.refuse(name, request.error(), context, request_id)
             response = run(self._pipeline, request, context, request_id)
             context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
             return response

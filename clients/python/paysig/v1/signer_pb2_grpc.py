@@ -37,7 +37,8 @@ class SignerServiceStub:
     app without offer_id asks for requestVirtualPayment
     (OFFER_ID_NOT_CONFIGURED);
     UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
-    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE, or
+    AMBIGUOUS_CLIENT_CERTIFICATE: it names two callers);
     PERMISSION_DENIED   the caller may not use the app or the RPC
     (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
     RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
@@ -98,7 +99,8 @@ class SignerServiceServicer:
     app without offer_id asks for requestVirtualPayment
     (OFFER_ID_NOT_CONFIGURED);
     UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
-    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE, or
+    AMBIGUOUS_CLIENT_CERTIFICATE: it names two callers);
     PERMISSION_DENIED   the caller may not use the app or the RPC
     (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
     RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
@@ -224,7 +226,8 @@ class SignerService:
     app without offer_id asks for requestVirtualPayment
     (OFFER_ID_NOT_CONFIGURED);
     UNAUTHENTICATED     no or bad credentials (MISSING_CREDENTIALS,
-    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE);
+    INVALID_TOKEN, UNKNOWN_CLIENT_CERTIFICATE, or
+    AMBIGUOUS_CLIENT_CERTIFICATE: it names two callers);
     PERMISSION_DENIED   the caller may not use the app or the RPC
     (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
     RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
