@@ -206,6 +206,36 @@ def test_a_torn_line_left_by_another_process_is_not_glued_to(tmp_path):
     assert json.loads(path.read_bytes().split(b"\n")[1])["request_id"] == "r000001"
 
 
+def _append_records(path: str, first: int, count: int) -> None:
+    log = AuditLog(AuditSettings(path=path, sync="none"))
+    try:
+        for n in range(first, first + count):
+            assert log.write([record(n)])
+    finally:
+        log.close()
+    os._exit(0)
+
+
+def test_processes_appending_to_one_file_never_leave_a_blank_or_glued_line(tmp_path):
+    """The torn-line check must not race another process's append (a false
+    "torn" adds a blank line; a missed one glues two records)."""
+    path = tmp_path / "audit.log"
+    pids = []
+    for worker in range(3):
+        pid = os.fork()
+        if pid == 0:
+            _append_records(str(path), worker * 100_000, 1500)
+        pids.append(pid)
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    records = [json.loads(line) for line in lines[:-1]]
+    assert len(records) == 4500
+    assert len({r["request_id"] for r in records}) == 4500
+
+
 @pytest.fixture
 def tiny_filesystem(tmp_path):
     """A 64 KiB tmpfs (needs root); skipped where it cannot be mounted. The

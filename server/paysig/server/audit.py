@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json.encoder
 import logging
@@ -374,13 +375,28 @@ class AuditLog:
         if self._fd is None:  # closed
             return False
         if self._regular:
-            if not self._torn:
-                with contextlib.suppress(OSError):  # another process's torn line: start on a fresh line
-                    size = os.fstat(self._fd).st_size
-                    self._torn = size > 0 and os.pread(self._fd, 1, size - 1) != b"\n"
-            chunks = [b"\n" + data if self._torn else data]
-        else:
-            chunks = _pipe_chunks(b"\n" + data if self._torn else data)
+            # Workers append to one file: the lock makes "does it end in a torn
+            # line?" and the append one step, so no worker reads the last byte
+            # while another is appending (a false "torn" would add a blank line).
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except OSError:
+                return False
+            try:
+                return self._append_locked(data)
+            finally:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return self._write_chunks(_pipe_chunks(b"\n" + data if self._torn else data))
+
+    def _append_locked(self, data: bytes) -> bool:
+        if not self._torn:
+            with contextlib.suppress(OSError):  # another process's torn line: start on a fresh line
+                size = os.fstat(self._fd).st_size
+                self._torn = size > 0 and os.pread(self._fd, 1, size - 1) != b"\n"
+        return self._write_chunks([b"\n" + data if self._torn else data])
+
+    def _write_chunks(self, chunks: list[bytes]) -> bool:
         for chunk in chunks:
             view = memoryview(chunk)
             while view:
