@@ -31,6 +31,7 @@ from .access import AccessPolicy, AuthMode, parse_access
 from .audit import AuditSettings, parse_audit
 from .config_errors import ConfigError, read_secret_file, reject_unknown
 from .keys import Env, KeyRing, KeyVersion, Secret
+from .limits import Limits, parse_limits
 
 __all__ = ["App", "AppKind", "Config", "ConfigError", "load_config", "parse_config"]
 
@@ -60,13 +61,7 @@ class Config:
     apps: Mapping[str, App]
     access: AccessPolicy = dataclasses.field(default_factory=lambda: AccessPolicy(AuthMode.NONE, (), None))
     audit: AuditSettings = dataclasses.field(default_factory=AuditSettings)
-
-    def per_worker(self, workers: int) -> "Config":
-        """The config one of ``workers`` processes serves with: each holds its
-        own rate-limit buckets, so each gets 1/workers of every rate."""
-        if workers == 1:
-            return self
-        return dataclasses.replace(self, access=self.access.scaled_rates(1 / workers))
+    limits: Limits = dataclasses.field(default_factory=Limits)
 
 
 _APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -97,7 +92,7 @@ def parse_config(
     environ: Mapping[str, str] | None = None,
 ) -> Config:
     environ = os.environ if environ is None else environ
-    reject_unknown(data, {"apps", "auth", "tls", "callers", "audit"}, source)
+    reject_unknown(data, {"apps", "auth", "tls", "callers", "audit", "limits"}, source)
     raw_apps = data.get("apps")
     if not isinstance(raw_apps, list) or not raw_apps:
         raise ConfigError(f"{source}: apps: at least one [[apps]] table is required")
@@ -109,7 +104,8 @@ def parse_config(
         apps[app.app_id] = app
     access = parse_access(data, source, base_dir, set(apps))
     audit = parse_audit(data.get("audit"), f"{source}: audit", base_dir)
-    return Config(source=source, apps=apps, access=access, audit=audit)
+    limits = parse_limits(data.get("limits"), f"{source}: limits")
+    return Config(source=source, apps=apps, access=access, audit=audit, limits=limits)
 
 
 def _parse_app(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str]) -> App:
