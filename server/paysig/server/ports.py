@@ -60,8 +60,8 @@ def _sockaddr(address: Address) -> tuple[int, tuple]:
 
 
 def _in_use(address: Address, detail: str) -> AddressInUse:
-    return AddressInUse(errno.EADDRINUSE, f"{address} is already served by another process ({detail}); "
-                                          "stop it or choose another address")
+    return AddressInUse(f"{address} is already served by another process ({detail}); "
+                        "stop it or choose another address")
 
 
 def _lock(address: Address, ip: str) -> socket.socket:
