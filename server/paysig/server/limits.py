@@ -49,8 +49,8 @@ def parse_limits(raw: Any, where: str) -> Limits:
         value = raw[field]
         number_ok = isinstance(value, int) if kind is int else isinstance(value, (int, float))
         if isinstance(value, bool) or not number_ok or not low <= value <= high:
-            what = "a whole number" if kind is int else "a number"
-            raise ConfigError(f"{where}: {field}: {what} from {low:g} to {high:g}")
+            what = f"a whole number from {low} to {high}" if kind is int else f"a number from {low:g} to {high:g}"
+            raise ConfigError(f"{where}: {field}: {what}")
         values[field] = kind(value)
     return Limits(**values)
 
