@@ -85,7 +85,12 @@ def health_command(args: argparse.Namespace) -> int:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     try:
-        with grpc.insecure_channel(args.address) as channel:
+        address = parse_address(args.address)
+    except AddressError as e:
+        print(f"paysig health: {e}", file=sys.stderr)
+        return 2
+    try:
+        with grpc.insecure_channel(str(address)) as channel:
             status = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout).status
     except grpc.RpcError as e:
