@@ -192,3 +192,24 @@ def test_fault_run_under_load_loses_no_acknowledged_call(tmp_path):
           f"{len(failures)} failed after retries {sorted(set(failures))}")
     assert len(signed) > 200 and bad == []
     assert set(failures) <= {"UNAVAILABLE", "CANCELLED"}, failures
+
+
+def test_a_reload_runs_every_start_up_check(tmp_path, caplog):
+    """auth.mode = "none" on a network address is refused on reload as at
+    start-up; the config in force and its generation stay."""
+    from paysig.server import load_config
+    from paysig.server.address import parse_address
+    from paysig.server.process import Reloader
+    from test_workers import trust_config
+
+    config = tmp_path / "paysig.toml"
+    config.write_text(trust_config(V1))
+    reloader = Reloader(str(config), load_config(config), parse_address("0.0.0.0:50051"), False)
+    first = reloader.config
+    config.write_text(APP.format(keys=V2))  # no [auth]: mode none
+    with caplog.at_level("ERROR", logger="paysig"):
+        assert reloader.attempt() is None
+    assert "refusing to listen on 0.0.0.0:50051 with auth.mode = \"none\"" in caplog.records[-1].fields["error"]
+    assert (reloader.config, reloader.generation, reloader.last_ok) == (first, 1, False)
+    config.write_text(trust_config(V2, callers=("game-a",)))
+    assert reloader.attempt() is not None and reloader.generation == 2 and reloader.last_ok
