@@ -413,3 +413,24 @@ def test_rate_table_reuses_idle_slots_and_is_shared_with_a_fork():
     shared.take(caller("forked", rate=0.001, burst=3), 1)
     with pytest.raises(ServerError):
         shared.take(caller("forked", rate=0.001, burst=3), 1)  # the child spent 2 of the 3
+
+
+def test_a_foreign_listener_joining_the_port_is_reported(tmp_path):
+    """The limit of SO_REUSEPORT: a process of the same user that sets it
+    can still join after start. The supervisor finds and logs it."""
+    import socket
+
+    server = ServerProcess(write_config(tmp_path, APPS), "--workers", "2")
+    try:
+        port = int(server.address.rsplit(":", 1)[1])
+        with socket.socket() as intruder:
+            intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            intruder.bind(("127.0.0.1", port))
+            intruder.listen()
+            inode = os.fstat(intruder.fileno()).st_ino
+            assert wait_for(lambda: count(server, "foreign listener") >= 1, 40)
+        reported = json.loads(next(line for line in server.stderr if '"foreign listener"' in line))
+        assert reported["address"] == server.address and reported["socket_inode"] == inode
+        assert count(server, "foreign listener") == 1  # the workers' own sockets are never reported
+    finally:
+        assert server.stop() == 0

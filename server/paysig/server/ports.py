@@ -17,12 +17,15 @@ Limit: the kernel lets a process of the *same user* that also sets
 SO_REUSEPORT join the port after paysig started (other users cannot). paysig
 itself never does (1 and 2 refuse first), so run paysig under a user of its
 own (the Dockerfile uses uid 10001; in Kubernetes the pod has its own network
-namespace).
+namespace). ``foreign_listeners`` finds such a socket, and the supervisor
+logs it.
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
+import os
 import socket
 
 from .address import Address
@@ -111,3 +114,58 @@ def claim(address: Address, reserve: bool) -> Claim:
             lock.close()
             raise _in_use(bound, e.strerror) from None
     return Claim(bound, lock, reserved)
+
+
+def _ip(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address of /proc/net/tcp{,6}: 32-bit words in host (little-endian) order."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    ip = ipaddress.ip_address(words)
+    return ip.ipv4_mapped or ip if isinstance(ip, ipaddress.IPv6Address) else ip
+
+
+def listening_sockets(port: int) -> dict[int, ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """{inode: local ip} of the TCP sockets listening on ``port`` in this network namespace."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local, state, inode = fields[1], fields[3], int(fields[9])
+            ip, _, local_port = local.partition(":")
+            if state == "0A" and int(local_port, 16) == port:
+                found[inode] = _ip(ip)
+    return found
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """Inodes of the sockets process ``pid`` holds."""
+    inodes = set()
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def foreign_listeners(address: Address, pids: list[int]) -> set[int]:
+    """Inodes of sockets listening on ``address`` (or overlapping it: a
+    wildcard on either side) that none of ``pids`` holds."""
+    ours = ipaddress.ip_address(socket.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)[0][4][0])
+    listening = listening_sockets(address.port)
+    overlapping = {inode for inode, ip in listening.items()
+                   if ip == ours or ip.is_unspecified or ours.is_unspecified}
+    for pid in pids:
+        overlapping -= socket_inodes(pid)
+    return overlapping

@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import metrics
+from . import metrics, ports
 from .address import Address
 from .config import Config, ConfigError, load_config
 from .grpc_server import PaysigServer, UnauthenticatedNetworkError, check_listen, create_server
@@ -46,6 +46,7 @@ from .signals import Signals
 
 log = logging.getLogger("paysig")
 READY_TIMEOUT_SECONDS = 60
+FOREIGN_CHECK_SECONDS = 5.0
 RESTART_BACKOFF_SECONDS = 1.0
 CONTROL_SEND_TIMEOUT_SECONDS = 10.0
 PR_SET_PDEATHSIG = 1
@@ -235,8 +236,11 @@ class Supervisor:
     reload to all of them."""
 
     def __init__(self, workers: int, spawn: Callable[[int, int, socket.socket, list[socket.socket]], int],
-                 reloader: Reloader):
+                 reloader: Reloader, addresses: tuple[Address, ...] = ()):
         self.workers = workers
+        self.addresses = addresses  # shared with SO_REUSEPORT: checked for listeners that are not ours
+        self._suspects: set[tuple[Address, int]] = set()
+        self._reported: set[tuple[Address, int]] = set()
         # (index, ready_fd, control, sockets to close in the child) -> pid of a
         # worker that writes a line to ready_fd when serving
         self._spawn = spawn
@@ -274,10 +278,14 @@ class Supervisor:
 
     def supervise(self, signals: Signals) -> None:
         """Restarts dead workers and applies SIGHUP until ``signals.stop``."""
+        next_check = time.monotonic()
         while not signals.stop.wait(0.2):
             if signals.hangup.is_set():
                 signals.hangup.clear()
                 self.reload()
+            if time.monotonic() >= next_check:
+                self.check_foreign_listeners()
+                next_check = time.monotonic() + FOREIGN_CHECK_SECONDS
             for pid, worker in list(self.running.items()):
                 done, status = os.waitpid(pid, os.WNOHANG)
                 if not done:
@@ -293,6 +301,24 @@ class Supervisor:
                     continue
                 log.info("worker restarted", extra={"fields": {"worker": worker.index, "pid": new_pid,
                                                                "generation": self.reloader.generation}})
+
+    def check_foreign_listeners(self) -> None:
+        """Logs a socket another process of this user joined the port with
+        (SO_REUSEPORT): it receives a share of the connections. Reported
+        when seen on two checks in a row (a worker restarting is not one)."""
+        seen = set()
+        for address in self.addresses:
+            try:
+                seen |= {(address, inode) for inode in ports.foreign_listeners(address, [os.getpid(), *self.running])}
+            except OSError:
+                continue
+        for address, inode in sorted((seen & self._suspects) - self._reported, key=str):
+            self._reported.add((address, inode))
+            log.error("foreign listener", extra={"fields": {
+                "address": str(address), "socket_inode": inode,
+                "detail": "another process of this user listens on the port with SO_REUSEPORT and receives a "
+                          "share of the connections; find it with ss -ltnpe and stop it"}})
+        self._suspects = seen
 
     def reload(self) -> None:
         config = self.reloader.attempt()
@@ -371,7 +397,7 @@ def serve_workers(reloader: Reloader, signals: Signals, workers: int, address: A
         finally:
             os._exit(code)
 
-    supervisor = Supervisor(workers, spawn, reloader)
+    supervisor = Supervisor(workers, spawn, reloader, (address,) + ((health,) if health else ()))
     supervisor.start()
     log_serving(address, health, workers=workers, pids=supervisor.pids)
     supervisor.supervise(signals)
