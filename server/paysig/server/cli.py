@@ -164,9 +164,6 @@ def serve_command(args: argparse.Namespace) -> int:
         for address in (listen, health):
             if address is not None:
                 claims.append(ports.claim(address, reserve=shared))
-        if not shared:
-            for claim in claims:
-                claim.release_reservation()
         listen = claims[0].address
         health = claims[1].address if health else None
         if metrics_address:

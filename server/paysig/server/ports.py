@@ -43,14 +43,9 @@ class Claim:
         self._lock = lock
         self._reserved = reserved
 
-    def release_reservation(self) -> None:
-        """Frees the port for a listener that does not use SO_REUSEPORT."""
+    def close(self) -> None:
         if self._reserved is not None:
             self._reserved.close()
-            self._reserved = None
-
-    def close(self) -> None:
-        self.release_reservation()
         self._lock.close()
 
 
