@@ -49,6 +49,8 @@ offer_id = "1450000001"
 production = {{ value = "bench-production-key" }}
 [audit]
 path = "{audit}"
+[limits]
+max_items_in_flight_per_caller = 1000000  # one caller (anonymous) drives the whole load here
 """
 
 
