@@ -325,10 +325,11 @@ def test_burst_is_per_caller_across_all_workers(tmp_path, workers):
         assert server.stop() == 0
 
 
-def test_rate_over_several_connections_is_the_configured_rate(tmp_path):
+@pytest.mark.parametrize("workers", ["2", "4"])
+def test_rate_over_several_connections_is_the_configured_rate(tmp_path, workers):
     rate = 20.0
     config = write_config(tmp_path, APPS + RATED.format(sha=sha(TOKEN_A), rate=rate, burst=1))
-    server = ServerProcess(config, "--workers", "2")
+    server = ServerProcess(config, "--workers", workers)
     accepted, attempts = [], [0]
     try:
         with rated_client(server, 8) as client:
