@@ -435,3 +435,21 @@ def test_a_foreign_listener_joining_the_port_is_reported(tmp_path):
         assert count(server, "foreign listener") == 1  # the workers' own sockets are never reported
     finally:
         assert server.stop() == 0
+
+
+def test_a_single_process_server_reloads_and_rejects_like_the_supervisor(tmp_path):
+    config = tmp_path / "paysig.toml"
+    config.write_text(trust_config('{ value = "%s" }' % KEY_V1))
+    server = ServerProcess(config, "--workers", "1")
+    try:
+        config.write_text(trust_config('{ value = "%s" }' % KEY_V1, callers=("game-a",)))
+        os.kill(server.proc.pid, signal.SIGHUP)
+        assert wait_for(lambda: count(server, "reloaded") == 1)
+        assert fresh_connection_calls(server.address, TOKEN_B, 4) == [grpc.StatusCode.UNAUTHENTICATED] * 4
+        config.write_text(trust_config('{ value = "%s" }' % KEY_V1) + '[tls]\ncert_file = "x"\nkey_file = "y"\n')
+        os.kill(server.proc.pid, signal.SIGHUP)
+        assert wait_for(lambda: count(server, "reload rejected") == 1)
+        assert fresh_connection_calls(server.address, TOKEN_B, 4) == [grpc.StatusCode.UNAUTHENTICATED] * 4
+        assert all(signed_with(r, KEY_V1) for r in fresh_connection_calls(server.address, TOKEN_A, 4))
+    finally:
+        assert server.stop() == 0
