@@ -201,3 +201,39 @@ def test_a_reload_that_changes_a_restart_section_is_refused_naming_it(tmp_path):
         check_reload(base, mtls)
     assert "[auth]" in str(info.value)
     check_reload(base, load_config(write_config(tmp_path, APPS.replace("g1-production-key", "k2") + CALLERS)))
+
+
+def test_the_descriptor_limit_is_raised_for_max_connections_or_the_start_refused(tmp_path):
+    import json
+    import resource
+    import shutil
+    import subprocess
+    import sys
+
+    def serve(soft, hard, limits=""):
+        config = write_config(tmp_path, APPS + limits)
+        command = [sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen", "127.0.0.1:0",
+                   "--workers", "2", "--grace", "5"]
+        if shutil.which("prlimit"):  # no preexec_fn: this test process has threads
+            return subprocess.Popen(["prlimit", f"--nofile={soft}:{hard}", *command], stderr=subprocess.PIPE,
+                                    text=True)
+        return subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
+
+    refused = serve(256, 512)
+    _, stderr = refused.communicate(timeout=60)
+    assert refused.returncode == 2
+    assert ("limits: max_connections: 1000 connections need about 1064 file descriptors, and this process may "
+            "open at most 512 (ulimit -n)") in stderr
+
+    proc = serve(256, 4096, "[limits]\nmax_connections = 300\n")
+    try:
+        serving = json.loads(proc.stderr.readline())
+        for pid in serving["pids"]:
+            with open(f"/proc/{pid}/limits") as f:
+                row = next(line for line in f if line.startswith("Max open files")).split()
+            assert row[3:5] == ["364", "4096"]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0

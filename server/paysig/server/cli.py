@@ -153,6 +153,7 @@ def serve_command(args: argparse.Namespace) -> int:
     from . import ports, process
     from .config import load_config
     from .grpc_server import UnauthenticatedNetworkError, check_listen
+    from .limits import ensure_descriptors
 
     signals = getattr(args, "signals", None) or process.Signals().install()
     metrics_dir = metrics.prepare_multiprocess() if metrics_address else None
@@ -160,6 +161,7 @@ def serve_command(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         check_listen(listen, config, args.insecure_allow_unauthenticated_network)
+        ensure_descriptors(config.limits, f"{config.source}: limits")
         shared = args.workers > 1
         for address in (listen, health):
             if address is not None:

@@ -57,6 +57,27 @@ def parse_limits(raw: Any, where: str) -> Limits:
     return Limits(**values)
 
 
+DESCRIPTORS_BESIDES_CONNECTIONS = 64  # listeners, the audit file, pipes, gRPC's own
+
+
+def ensure_descriptors(limits: Limits, where: str) -> int:
+    """Raises this process's soft RLIMIT_NOFILE so that ``max_connections``
+    connections fit (workers inherit it); ConfigError when even the hard
+    limit is too low. Returns the soft limit in force."""
+    import resource
+
+    needed = limits.max_connections + DESCRIPTORS_BESIDES_CONNECTIONS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            raise ConfigError(f"{where}: max_connections: {limits.max_connections} connections need about "
+                              f"{needed} file descriptors, and this process may open at most {hard} "
+                              "(ulimit -n): lower max_connections or raise the limit")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        soft = needed
+    return soft
+
+
 class InFlight:
     """Items in flight per caller in this process. ``enter`` admits a call
     when the caller has nothing in flight or stays within the cap, else
