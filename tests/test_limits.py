@@ -195,7 +195,7 @@ def test_a_reload_that_changes_a_restart_section_is_refused_naming_it(tmp_path):
         changed = load_config(write_config(tmp_path, APPS + CALLERS + extra))
         with pytest.raises(ConfigError) as info:
             check_reload(base, changed)
-        assert f"{section}: changed, and a reload does not apply {section}: restart paysig" in str(info.value)
+        assert f"{section}: a change of {section} needs a restart; restart paysig" in str(info.value)
     mtls = load_config(write_config(tmp_path, APPS))
     with pytest.raises(ConfigError) as info:
         check_reload(base, mtls)

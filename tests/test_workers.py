@@ -453,3 +453,56 @@ def test_a_single_process_server_reloads_and_rejects_like_the_supervisor(tmp_pat
         assert all(signed_with(r, KEY_V1) for r in fresh_connection_calls(server.address, TOKEN_A, 4))
     finally:
         assert server.stop() == 0
+
+
+def test_a_reload_rotates_the_tls_certificate_on_every_worker(tmp_path):
+    from pki import Authority
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    ca_one, ca_two = Authority(tmp_path / "one", "ca-one"), Authority(tmp_path / "two", "ca-two")
+    one = ca_one.issue("server", dns=("localhost",), ips=("127.0.0.1",), server=True)
+    two = ca_two.issue("server", dns=("localhost",), ips=("127.0.0.1",), server=True)
+    config = tmp_path / "paysig.toml"
+
+    def write(cert, key, tls=True):
+        section = f'\n[tls]\ncert_file = "{cert}"\nkey_file = "{key}"\n' if tls else ""
+        config.write_text(trust_config('{ value = "%s" }' % KEY_V1) + section)
+
+    def handshakes(ca: Authority, n: int = 8) -> list[str]:
+        outcomes = []
+        for i in range(n):
+            credentials = grpc.ssl_channel_credentials(ca.cert_pem)
+            with grpc.secure_channel(server.address, credentials,
+                                     options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+                try:
+                    signer_pb2_grpc.SignerServiceStub(channel).SignOrder(
+                        order(out_trade_no=f"tls-{i}"), timeout=10, metadata=(("authorization", f"Bearer {TOKEN_A}"),))
+                    outcomes.append("OK")
+                except grpc.RpcError as error:
+                    outcomes.append(error.code().name)
+        return outcomes
+
+    write(one.cert, one.key)
+    server = ServerProcess(config, "--workers", "2")
+    try:
+        assert handshakes(ca_one) == ["OK"] * 8
+        write(two.cert, two.key)
+        os.kill(server.proc.pid, signal.SIGHUP)
+        assert wait_for(lambda: count(server, "config applied") == 2)
+        assert handshakes(ca_two, 16) == ["OK"] * 16  # every worker serves the new certificate
+        assert set(handshakes(ca_one)) == {"UNAVAILABLE"}
+
+        write(two.cert, one.key)  # a key that is not the certificate's
+        os.kill(server.proc.pid, signal.SIGHUP)
+        assert wait_for(lambda: count(server, "reload rejected") == 1)
+        write(two.cert, two.key, tls=False)
+        os.kill(server.proc.pid, signal.SIGHUP)
+        assert wait_for(lambda: count(server, "reload rejected") == 2)
+        errors = [json.loads(line)["error"] for line in server.stderr if '"reload rejected"' in line]
+        assert "tls: cert_file, key_file: not a PEM certificate chain and its unencrypted private key, or the key " \
+               "does not belong to the certificate" in errors[0]
+        assert "[tls]: turning TLS on or off needs a restart" in errors[1]
+        assert handshakes(ca_two) == ["OK"] * 8
+    finally:
+        assert server.stop() == 0

@@ -154,6 +154,7 @@ def serve_command(args: argparse.Namespace) -> int:
     from .config import load_config
     from .grpc_server import UnauthenticatedNetworkError, check_listen
     from .limits import ensure_descriptors
+    from .tlscheck import check_tls
 
     signals = getattr(args, "signals", None) or process.Signals().install()
     metrics_dir = metrics.prepare_multiprocess() if metrics_address else None
@@ -162,6 +163,7 @@ def serve_command(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         check_listen(listen, config, args.insecure_allow_unauthenticated_network)
         ensure_descriptors(config.limits, f"{config.source}: limits")
+        check_tls(config)
         shared = args.workers > 1
         for address in (listen, health):
             if address is not None:

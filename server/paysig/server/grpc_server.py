@@ -92,15 +92,25 @@ class PaysigServer:
         return port
 
     def add_port(self, address: str) -> int:
+        """Listens on ``address``; with [tls], each new connection's handshake
+        uses the certificate, key and client CA of the config in force, so a
+        reload rotates them (tlscheck.check_tls has checked they fit)."""
         tls = self.holder.current.access.tls
         if tls is None:
             port = self._server.add_insecure_port(address)
         else:
-            credentials = grpc.ssl_server_credentials(
-                [(tls.private_key.reveal(), tls.cert_chain)],
-                root_certificates=tls.client_ca,
-                require_client_auth=self.holder.current.access.mode is AuthMode.MTLS,
-            )
+            served = [tls]
+
+            def fetch() -> grpc.ServerCertificateConfiguration | None:
+                current = self.holder.current.access.tls
+                if current is served[0] or current is None:
+                    return None
+                served[0] = current
+                return _certificate_configuration(current)
+
+            credentials = grpc.dynamic_ssl_server_credentials(
+                _certificate_configuration(tls), fetch,
+                require_client_authentication=self.holder.current.access.mode is AuthMode.MTLS)
             port = self._server.add_secure_port(address, credentials)
         if port == 0:
             raise OSError(f"cannot listen on {address}")
@@ -140,6 +150,11 @@ class PaysigServer:
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
         return self._server.wait_for_termination(timeout)
+
+
+def _certificate_configuration(tls) -> grpc.ServerCertificateConfiguration:
+    return grpc.ssl_server_certificate_configuration([(tls.private_key.reveal(), tls.cert_chain)],
+                                                     root_certificates=tls.client_ca)
 
 
 def check_listen(address: Address | str, config: Config, allow_unauthenticated_network: bool) -> None:

@@ -43,6 +43,7 @@ from .grpc_server import PaysigServer, UnauthenticatedNetworkError, check_listen
 from .keys import Secret
 from .ratelimit import RateLimiter
 from .signals import Signals
+from .tlscheck import check_tls
 
 log = logging.getLogger("paysig")
 READY_TIMEOUT_SECONDS = 60
@@ -63,21 +64,22 @@ def set_parent_death_signal(signum: int) -> None:
 
 # ---- reload -----------------------------------------------------------------
 
-RESTART_SECTIONS = (  # (section, what of the config it is); a reload that changes one is rejected
-    ("auth", lambda c: c.access.mode),
-    ("tls", lambda c: c.access.tls),
-    ("audit", lambda c: c.audit),
-    ("limits", lambda c: c.limits),
+RESTART_SECTIONS = (  # (section, what of the config, the change); a reload that changes one is rejected
+    ("auth", lambda c: c.access.mode, "a change of auth.mode"),
+    ("tls", lambda c: c.access.tls is None, "turning TLS on or off"),  # its files reload
+    ("audit", lambda c: c.audit, "a change of [audit]"),
+    ("limits", lambda c: c.limits, "a change of [limits]"),
 )
 
 
 def check_reload(old: Config, new: Config) -> None:
     """ConfigError naming the first section whose change needs a restart.
-    Apps, keys and callers (with their rates) are applied by a reload."""
-    for section, part in RESTART_SECTIONS:
+    Apps, keys, callers (with their rates) and the [tls] files (certificate,
+    key, client CA) are applied by a reload."""
+    for section, part, change in RESTART_SECTIONS:
         if part(old) != part(new):
-            raise ConfigError(f"{new.source}: [{section}]: changed, and a reload does not apply [{section}]: "
-                              "restart paysig to apply it (the running config is kept)")
+            raise ConfigError(f"{new.source}: [{section}]: {change} needs a restart; restart paysig to apply it "
+                              "(the running config is kept)")
 
 
 class Reloader:
@@ -101,6 +103,7 @@ class Reloader:
             except UnauthenticatedNetworkError as e:
                 raise ConfigError(f"{config.source}: [auth]: {e}") from None
             check_reload(self.config, config)
+            check_tls(config)
         except ConfigError as e:
             self.last_ok = False
             log.error("reload rejected", extra={"fields": {"pid": os.getpid(), "error": str(e),
