@@ -506,3 +506,18 @@ def test_a_reload_rotates_the_tls_certificate_on_every_worker(tmp_path):
         assert handshakes(ca_two) == ["OK"] * 8
     finally:
         assert server.stop() == 0
+
+
+def test_a_tls_key_that_is_not_the_certificates_is_refused_at_start(tmp_path):
+    from pki import Authority
+
+    ca = Authority(tmp_path, "ca")
+    one, two = (ca.issue(name, dns=("localhost",), server=True) for name in ("one", "two"))
+    config = tmp_path / "paysig.toml"
+    config.write_text(trust_config('{ value = "%s" }' % KEY_V1) + f'\n[tls]\ncert_file = "{one.cert}"\n'
+                                                                  f'key_file = "{two.key}"\n')
+    result = subprocess.run([sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen",
+                             "127.0.0.1:0", "--workers", "1"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "tls: cert_file, key_file: not a PEM certificate chain" in result.stderr
+    assert two.key.read_text().splitlines()[1] not in result.stderr
