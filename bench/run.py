@@ -54,6 +54,8 @@ encoding_aes_key = {{ value = "BenchEncodingAESKeyBenchEncodingAESKeyBench" }}
 wechat_appid = "wx0123456789abcdef"
 [audit]
 path = "{audit}"
+[limits]
+max_items_in_flight_per_caller = 1000000  # one caller (anonymous) drives the whole load here
 """
 
 

@@ -112,7 +112,8 @@ def test_reopen_keeps_the_old_file_when_the_path_cannot_be_opened(tmp_path):
 # ---- pipes and several workers ----------------------------------------------
 
 def test_two_workers_on_one_pipe_never_interleave_lines(tmp_path):
-    config = write_config(tmp_path, APPS + '[audit]\npath = "-"\n')
+    # 4 batches of 1,000 in flight at once: lift the per-caller cap on items in flight.
+    config = write_config(tmp_path, APPS + '[audit]\npath = "-"\n[limits]\nmax_items_in_flight_per_caller = 8000\n')
     server = ServerProcess(config, "--workers", "2")
     batches, items = 8, 1000
     try:

@@ -97,3 +97,34 @@ def test_health_command(server):
     down = subprocess.run([sys.executable, "-m", "paysig", "health", "127.0.0.1:1", "--timeout", "1"],
                           capture_output=True, text=True, timeout=30)
     assert down.returncode == 1 and "UNAVAILABLE" in down.stderr
+
+
+@pytest.mark.parametrize("option, value", [("--listen", "localhost:abc"), ("--listen", "nohost"),
+                                           ("--listen", "0.0.0.0:99999"), ("--listen", "[::1:50051"),
+                                           ("--metrics-listen", "9090"), ("--health-listen", ":8081")])
+def test_a_bad_address_is_named_without_a_traceback(option, value):
+    args = ["--listen", "127.0.0.1:0"] if option != "--listen" else []
+    result = subprocess.run([sys.executable, "-m", "paysig", "serve", "--config", str(CONFORMANCE_CONFIG), *args,
+                             option, value], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"paysig: {option}: bad address {value!r}: expected HOST:PORT"), result.stderr
+    assert "Traceback" not in result.stderr and "refusing" not in result.stderr
+
+
+def test_addresses_are_parsed_in_one_place():
+    from paysig.server.access import is_loopback
+    from paysig.server.address import Address, AddressError, parse_address
+
+    assert parse_address("127.0.0.1:50051") == Address("127.0.0.1", 50051)
+    assert parse_address("[::1]:0") == Address("::1", 0) and str(Address("::1", 0)) == "[::1]:0"
+    assert parse_address("paysig.default.svc:443").host == "paysig.default.svc"
+    assert parse_address("localhost:1").is_loopback and parse_address("[::1]:1").is_loopback
+    assert not parse_address("0.0.0.0:1").is_loopback and not parse_address("[::]:1").is_loopback
+    assert is_loopback("127.0.0.2:5") and not is_loopback("10.0.0.1:5")
+    for bad in ("", ":1", "host:", "host:-1", "host:65536", "[127.0.0.1]:1", "::1:50051", "a b:1", "host:١٢"):
+        with pytest.raises(AddressError):
+            parse_address(bad)
+    sources = [p for p in (REPO / "server" / "paysig").rglob("*.py") if p.name != "address.py"]
+    for path in sources:
+        text = path.read_text()
+        assert 'rpartition(":")' not in text and 'rsplit(":"' not in text, f"{path} parses an address itself"

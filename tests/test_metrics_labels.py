@@ -81,4 +81,6 @@ def test_every_env_label_is_production_or_sandbox(tmp_path):
         assert samples[f'paysig_signatures_total{{api="PAYMENT_API_GAME_ITEM",app_id="g1",env="{env}"}}'] == 5
         assert samples[f'paysig_signatures_total{{api="PAYMENT_API_VIRTUAL_PAYMENT",app_id="p1",env="{env}"}}'] == 1
         assert samples[f'paysig_signatures_total{{api="/xpay/query_user_balance",app_id="g1",env="{env}"}}'] == 1
-        assert samples[f'paysig_key_version_signing{{app_id="g1",env="{env}"}}'] == 1
+        version = [value for name, value in samples.items()
+                   if name.startswith(f'paysig_key_version_signing{{app_id="g1",env="{env}",pid="')]
+        assert version == [1]

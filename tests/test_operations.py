@@ -43,6 +43,12 @@ def scrape(port: int) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(paysig_\S+) (\S+)$", text, re.M)}
 
 
+def per_worker(m: dict[str, float], name: str) -> dict[str, float]:
+    """{pid: value} of a gauge every worker reports (label pid, multiprocess mode liveall)."""
+    return {re.search(r'pid="(\d+)"', k).group(1): v for k, v in m.items()
+            if k.startswith(name + "{") and 'pid="' in k}
+
+
 def config_file(tmp_path, keys: str, audit) -> object:
     return write_config(tmp_path, APP.format(keys=keys) + f'[audit]\npath = "{audit}"\n')
 
@@ -93,32 +99,37 @@ def test_metrics_reload_and_rejected_reload_across_workers(tmp_path):
         assert m['paysig_signatures_total{api="PAYMENT_API_GAME_ITEM",app_id="g1",env="production"}'] == 10
         assert m['paysig_verifications_total{app_id="g1",result="invalid",scheme="SIGNATURE_SCHEME_USER_SIGNATURE"}'] == 1
         assert m['paysig_call_seconds_count{rpc="SignOrder"}'] == 13
-        assert m['paysig_key_version_signing{app_id="g1",env="production"}'] == 1
-        assert m["paysig_config_generation"] == 1 and m["paysig_config_last_reload_success"] == 1
+        pids = {str(p) for p in json.loads(server.stderr[0])["pids"]}
+        assert per_worker(m, "paysig_key_version_signing") == dict.fromkeys(pids, 1)
+        assert per_worker(m, "paysig_config_generation") == dict.fromkeys(pids, 1)
+        assert m["paysig_config_last_reload_success"] == 1
         assert m["paysig_audit_write_failures_total"] == 0
 
         config.write_text(APP.format(keys=V2) + f'[audit]\npath = "{audit}"\n')
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: sum('"reloaded"' in line for line in server.stderr) == 2)
+        assert wait_for(lambda: sum('"config applied"' in line for line in server.stderr) == 2)
+        assert sum('"reloaded"' in line for line in server.stderr) == 1
         with Client(server.address, connections=8) as client:
             for i in range(8):
                 signed = client.sign_order(order(out_trade_no=f"r-{i}"))
                 assert signed.key_version == 2
                 assert signed.pay_sig == openssl_hmac("ops-key-v2", "requestMidasPaymentGameItem&" + signed.sign_data)
         m = scrape(metrics_port)
-        assert m["paysig_config_generation"] == 2
-        assert m['paysig_key_version_signing{app_id="g1",env="production"}'] == 2
+        assert per_worker(m, "paysig_config_generation") == dict.fromkeys(pids, 2)
+        assert per_worker(m, "paysig_key_version_signing") == dict.fromkeys(pids, 2)
 
         config.write_text(APP.format(keys='{ value = "" }'))
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: sum('"reload rejected"' in line for line in server.stderr) == 2)
+        assert wait_for(lambda: sum('"reload rejected"' in line for line in server.stderr) == 1)
         rejected = json.loads(next(line for line in server.stderr if '"reload rejected"' in line))
         assert "keys.production: value: must be a non-empty string" in rejected["error"]
         with Client(server.address, connections=8) as client:
             assert client.sign_order(order(out_trade_no="after-bad")).key_version == 2
+        assert wait_for(lambda: scrape(metrics_port).get('paysig_config_reloads_total{result="rejected"}') == 2)
         m = scrape(metrics_port)
-        assert m["paysig_config_last_reload_success"] == 0 and m["paysig_config_generation"] == 2
-        assert m['paysig_config_reloads_total{result="rejected"}'] == 2
+        assert m["paysig_config_last_reload_success"] == 0
+        assert per_worker(m, "paysig_config_generation") == dict.fromkeys(pids, 2)
+        assert m['paysig_config_reloads_total{result="rejected"}'] == 2  # counted by each of the 2 workers
     finally:
         assert server.stop() == 0
 
@@ -181,3 +192,24 @@ def test_fault_run_under_load_loses_no_acknowledged_call(tmp_path):
           f"{len(failures)} failed after retries {sorted(set(failures))}")
     assert len(signed) > 200 and bad == []
     assert set(failures) <= {"UNAVAILABLE", "CANCELLED"}, failures
+
+
+def test_a_reload_runs_every_start_up_check(tmp_path, caplog):
+    """auth.mode = "none" on a network address is refused on reload as at
+    start-up; the config in force and its generation stay."""
+    from paysig.server import load_config
+    from paysig.server.address import parse_address
+    from paysig.server.process import Reloader
+    from test_workers import trust_config
+
+    config = tmp_path / "paysig.toml"
+    config.write_text(trust_config(V1))
+    reloader = Reloader(str(config), load_config(config), parse_address("0.0.0.0:50051"), False)
+    first = reloader.config
+    config.write_text(APP.format(keys=V2))  # no [auth]: mode none
+    with caplog.at_level("ERROR", logger="paysig"):
+        assert reloader.attempt() is None
+    assert "refusing to listen on 0.0.0.0:50051 with auth.mode = \"none\"" in caplog.records[-1].fields["error"]
+    assert (reloader.config, reloader.generation, reloader.last_ok) == (first, 1, False)
+    config.write_text(trust_config(V2, callers=("game-a",)))
+    assert reloader.attempt() is not None and reloader.generation == 2 and reloader.last_ok

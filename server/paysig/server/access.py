@@ -24,7 +24,6 @@ import dataclasses
 import enum
 import hashlib
 import hmac
-import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any, Protocol
 
 from paysig.v1 import signer_pb2
 
+from .address import parse_address
 from .config_errors import ConfigError, read_secret_file, reject_unknown
 from .errors import Code, PaysigError
 from .keys import Secret
@@ -89,13 +89,6 @@ class AccessPolicy:
     mode: AuthMode
     callers: tuple[Caller, ...]
     tls: TlsSettings | None
-
-    def scaled_rates(self, factor: float) -> "AccessPolicy":
-        callers = tuple(
-            dataclasses.replace(c, rate=RateLimit(c.rate.per_second * factor, max(1.0, c.rate.burst * factor)))
-            if c.rate else c
-            for c in self.callers)
-        return dataclasses.replace(self, callers=callers)
 
     def authenticate(self, context: "CallContext") -> Caller:
         """The caller a request comes from, or PaysigError(UNAUTHENTICATED).
@@ -162,14 +155,8 @@ def _unauthenticated(reason: str, message: str) -> PaysigError:
 
 
 def is_loopback(address: str) -> bool:
-    """Whether HOST:PORT listens on loopback only."""
-    host = address.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """Whether HOST:PORT listens on loopback only (AddressError if it is not HOST:PORT)."""
+    return parse_address(address).is_loopback
 
 
 def parse_access(data: Mapping[str, Any], source: str, base_dir: Path, app_ids: set[str]) -> AccessPolicy:

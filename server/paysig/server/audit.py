@@ -39,6 +39,7 @@ from typing import Any
 
 from paysig.v1 import signer_pb2 as pb
 
+from .address import peer_host
 from .config_errors import ConfigError, reject_unknown
 from .errors import Code, PaysigError
 from .push_events import audit_request, audit_response
@@ -153,13 +154,6 @@ def _bounded(record: dict[str, Any]) -> bool:
     """Whether a record is one of the refusals FloodGate bounds."""
     return (record.get("code") in FloodGate.CODES or record.get("reason") == "MALFORMED_REQUEST"
             or not record.get("caller"))
-
-
-def peer_host(peer: str) -> str:
-    """The address of a gRPC peer without its port ("ipv4:10.0.0.1:5123" -> "ipv4:10.0.0.1")."""
-    if peer.startswith(("ipv4:", "ipv6:")):
-        return peer.rpartition(":")[0]
-    return peer
 
 
 class FloodGate:

@@ -17,18 +17,23 @@ import signal
 import sys
 import threading
 
-from . import hardening, logs, metrics
-from .access import CALLER_NAME, CALLER_NAME_RULE, RPC_NAMES
-from .config_errors import ConfigError
-from .config import load_config
-from .grpc_server import DEFAULT_GRACE_SECONDS, UnauthenticatedNetworkError, check_listen, create_server
-from .process import Supervisor, install_reload, reserve_port, run_worker, wait_for_stop
+from . import logs, metrics
+from .address import AddressError, parse_address
 
 log = logging.getLogger("paysig")
 DEFAULT_LISTEN = "127.0.0.1:50051"
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["serve"]:
+        from .signals import Signals  # before the heavy imports: a signal during start-up is kept, not fatal
+
+        signals = Signals().install()
+    else:
+        signals = None
+    from .access import RPC_NAMES
+    from .grpc_server import DEFAULT_GRACE_SECONDS
+
     parser = argparse.ArgumentParser(prog="paysig", description="WeChat virtual-payment signing service")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -44,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="serve Prometheus metrics on http://HOST:PORT/metrics (merged across workers)")
     serve.add_argument("--allow-core-dumps", action="store_true",
                        help="keep core dumps possible (they hold every key and token in memory); off by default")
+    serve.add_argument("--health-listen", metavar="HOST:PORT",
+                       help="also serve grpc.health.v1, and nothing else, in plaintext on HOST:PORT "
+                            "(for probes that cannot do TLS or client certificates)")
     serve.add_argument("--insecure-allow-unauthenticated-network", action="store_true",
                        help="allow auth.mode = \"none\" on a non-loopback address: anyone who can connect can sign")
     serve.set_defaults(run=serve_command)
@@ -61,13 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--app-id", help="only this app")
     audit.set_defaults(run=audit_command)
 
-    health = commands.add_parser("health", help="exit 0 when the server at ADDRESS reports SERVING (for probes)")
+    health = commands.add_parser("health", help="exit 0 when the server at ADDRESS reports SERVING (for probes); "
+                                 "plaintext: point it at the --health-listen address")
     health.add_argument("address", nargs="?", default=DEFAULT_LISTEN)
     health.add_argument("--service", default="paysig.v1.SignerService")
     health.add_argument("--timeout", type=float, default=3.0)
     health.set_defaults(run=health_command)
 
     args = parser.parse_args(argv)
+    if signals is not None:
+        args.signals = signals
     return args.run(args)
 
 
@@ -76,7 +87,12 @@ def health_command(args: argparse.Namespace) -> int:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     try:
-        with grpc.insecure_channel(args.address) as channel:
+        address = parse_address(args.address)
+    except AddressError as e:
+        print(f"paysig health: {e}", file=sys.stderr)
+        return 2
+    try:
+        with grpc.insecure_channel(str(address)) as channel:
             status = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout).status
     except grpc.RpcError as e:
@@ -87,6 +103,8 @@ def health_command(args: argparse.Namespace) -> int:
 
 
 def token_command(args: argparse.Namespace) -> int:
+    from .access import CALLER_NAME, CALLER_NAME_RULE
+
     if not CALLER_NAME.fullmatch(args.name):
         print(f"paysig token: --name: {CALLER_NAME_RULE} (the rule of [[callers]] name)", file=sys.stderr)
         return 2
@@ -141,6 +159,9 @@ def audit_command(args: argparse.Namespace) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    from . import hardening
+    from .config_errors import ConfigError
+
     if not args.allow_core_dumps:
         try:
             hardening.disable_core_dumps()
@@ -148,18 +169,48 @@ def serve_command(args: argparse.Namespace) -> int:
             print(f"paysig: cannot disable core dumps ({e}); pass --allow-core-dumps to run anyway", file=sys.stderr)
             return 2
     logs.setup()
+    try:
+        listen = parse_address(args.listen, "--listen")
+        health = parse_address(args.health_listen, "--health-listen") if args.health_listen else None
+        metrics_address = parse_address(args.metrics_listen, "--metrics-listen") if args.metrics_listen else None
+    except AddressError as e:
+        print(f"paysig: {e}", file=sys.stderr)
+        return 2
     if args.workers < 1:
         print("paysig: --workers must be at least 1", file=sys.stderr)
         return 2
-    metrics_dir = metrics.prepare_multiprocess() if args.metrics_listen else None
+    from . import ports, process
+    from .config import load_config
+    from .grpc_server import UnauthenticatedNetworkError, check_listen
+    from .limits import ensure_descriptors
+    from .tlscheck import check_tls
+
+    signals = getattr(args, "signals", None) or process.Signals().install()
+    metrics_dir = metrics.prepare_multiprocess() if metrics_address else None
+    claims = []
     try:
         config = load_config(args.config)
-        check_listen(args.listen, config, args.insecure_allow_unauthenticated_network)
-        if args.metrics_listen:
-            metrics.serve_multiprocess(args.metrics_listen)
-        if args.workers == 1:
-            return serve_single(args, config)
-        return serve_workers(args, config)
+        check_listen(listen, config, args.insecure_allow_unauthenticated_network)
+        ensure_descriptors(config.limits, f"{config.source}: limits")
+        check_tls(config)
+        shared = args.workers > 1
+        for address in (listen, health):
+            if address is not None:
+                claims.append(ports.claim(address, reserve=shared))
+        listen = claims[0].address
+        health = claims[1].address if health else None
+        if metrics_address:
+            metrics.serve_multiprocess(metrics_address)
+        reloader = process.Reloader(args.config, config, listen, args.insecure_allow_unauthenticated_network)
+
+        def log_serving(address, health_address, **extra) -> None:
+            _log_serving(args, config, address, health_address, **extra)
+
+        if not shared:
+            return process.serve_single(reloader, signals, listen, health, args.grace,
+                                        args.insecure_allow_unauthenticated_network, log_serving)
+        return process.serve_workers(reloader, signals, args.workers, listen, health, args.grace,
+                                     args.insecure_allow_unauthenticated_network, log_serving)
     except ConfigError as e:
         print(f"paysig: config error: {e}", file=sys.stderr)
     except UnauthenticatedNetworkError as e:
@@ -167,13 +218,16 @@ def serve_command(args: argparse.Namespace) -> int:
     except (OSError, RuntimeError) as e:
         print(f"paysig: {e}", file=sys.stderr)
     finally:
+        for claim in claims:
+            claim.close()
         if metrics_dir:
             metrics.cleanup(metrics_dir)
     return 2
 
 
-def _log_serving(args: argparse.Namespace, config, address: str, **extra) -> None:
-    log.info("serving", extra={"fields": {"address": address, "port": int(address.rsplit(":", 1)[1]),
+def _log_serving(args: argparse.Namespace, config, address, health, **extra) -> None:
+    log.info("serving", extra={"fields": {"address": str(address), "port": address.port,
+                                          "health_address": str(health) if health else "",
                                           "config": config.source, "apps": sorted(config.apps),
                                           "auth": config.access.mode.value, "tls": config.access.tls is not None,
                                           "audit": config.audit.path, "metrics": args.metrics_listen or "",
@@ -181,56 +235,3 @@ def _log_serving(args: argparse.Namespace, config, address: str, **extra) -> Non
     if config.access.mode.value == "none" and args.insecure_allow_unauthenticated_network:
         log.warning("unauthenticated", extra={"fields": {"detail": "auth.mode is none on a network address: "
                                                                     "anyone who can connect can sign"}})
-
-
-def serve_single(args: argparse.Namespace, config) -> int:
-    server, port = create_server(args.listen, config,
-                                 allow_unauthenticated_network=args.insecure_allow_unauthenticated_network)
-    install_reload(server, args.config)
-    server.start()
-    _log_serving(args, config, f"{args.listen.rsplit(':', 1)[0]}:{port}", workers=1, pids=[os.getpid()])
-    signal_name = wait_for_stop()
-    log.info("draining", extra={"fields": {"signal": signal_name, "grace_seconds": args.grace}})
-    server.stop(args.grace)
-    log.info("stopped")
-    return 0
-
-
-def serve_workers(args: argparse.Namespace, config) -> int:
-    reserved, address = reserve_port(args.listen)
-
-    def spawn(index: int, ready_fd: int) -> int:
-        pid = os.fork()
-        if pid:
-            return pid
-        code = 1
-        try:
-            reserved.close()
-            code = run_worker(index, args.workers, address, config, args.config, args.grace,
-                              args.insecure_allow_unauthenticated_network, ready_fd)
-        except BaseException as e:  # noqa: BLE001 - a worker reports and exits, never returns into the parent's code
-            log.error("worker failed", extra={"fields": {"worker": index, "error": f"{type(e).__name__}: {e}"}})
-        finally:
-            os._exit(code)
-
-    supervisor = Supervisor(args.workers, spawn)
-    try:
-        supervisor.start()
-    finally:
-        reserved.close()
-    stop, hangup, received = threading.Event(), threading.Event(), []
-
-    def on_stop(signum, _frame):
-        received.append(signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, lambda *_: hangup.set())
-    _log_serving(args, config, address, workers=args.workers, pids=sorted(supervisor.pids))
-    supervisor.supervise(stop, hangup)
-    log.info("draining", extra={"fields": {"signal": received[0], "grace_seconds": args.grace,
-                                           "workers": len(supervisor.pids)}})
-    clean = supervisor.terminate(args.grace + 5)
-    log.info("stopped", extra={"fields": {"clean": clean}})
-    return 0 if clean else 1

@@ -42,6 +42,7 @@ from .audit import AuditSettings, parse_audit
 from . import hardening
 from .config_errors import ConfigError, exposure, read_secret_file, reject_unknown
 from .keys import Env, KeyRing, KeyVersion, Secret
+from .limits import Limits, parse_limits
 from .push_config import PushConfig, parse_push
 from .rules import ISO_4217
 
@@ -79,13 +80,7 @@ class Config:
     access: AccessPolicy = dataclasses.field(default_factory=lambda: AccessPolicy(AuthMode.NONE, (), None))
     audit: AuditSettings = dataclasses.field(default_factory=AuditSettings)
     demo: bool = False  # `demo = true`: inline keys from a readable file, loopback only
-
-    def per_worker(self, workers: int) -> "Config":
-        """The config one of ``workers`` processes serves with: each holds its
-        own rate-limit buckets, so each gets 1/workers of every rate."""
-        if workers == 1:
-            return self
-        return dataclasses.replace(self, access=self.access.scaled_rates(1 / workers))
+    limits: Limits = dataclasses.field(default_factory=Limits)
 
 
 _APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -151,7 +146,7 @@ def parse_config(
     environ: Mapping[str, str] | None = None,
 ) -> Config:
     environ = _ProcessEnvironment() if environ is None else environ
-    reject_unknown(data, {"apps", "auth", "tls", "callers", "audit", "demo"}, source)
+    reject_unknown(data, {"apps", "auth", "tls", "callers", "audit", "limits", "demo"}, source)
     demo = data.get("demo", False)
     if not isinstance(demo, bool):
         raise ConfigError(f"{source}: demo: true or false")
@@ -166,7 +161,8 @@ def parse_config(
         apps[app.app_id] = app
     access = parse_access(data, source, base_dir, set(apps))
     audit = parse_audit(data.get("audit"), f"{source}: audit", base_dir)
-    return Config(source=source, apps=apps, access=access, audit=audit, demo=demo)
+    limits = parse_limits(data.get("limits"), f"{source}: limits")
+    return Config(source=source, apps=apps, access=access, audit=audit, demo=demo, limits=limits)
 
 
 def _parse_app(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str]) -> App:

@@ -46,11 +46,12 @@ class Metrics:
                                         "Refused attempts (unauthenticated, denied, rate-limited, undecodable) "
                                         "counted in an aggregated audit line instead of one line each, by reason.",
                                         ["reason"])
+        # One series per live worker (label pid with --metrics-listen): what each serves.
         self.key_version = Gauge("paysig_key_version_signing",
                                  "The AppKey version that signs, by app and env (production or sandbox).",
-                                 ["app_id", "env"], multiprocess_mode="max")
-        self.generation = Gauge("paysig_config_generation", "Config generation in force (1 at start, +1 a reload).",
-                                multiprocess_mode="max")
+                                 ["app_id", "env"], multiprocess_mode="liveall")
+        self.generation = Gauge("paysig_config_generation", "Config generation in force (1 at start, +1 an "
+                                "accepted reload).", multiprocess_mode="liveall")
         self.reload_success = Gauge("paysig_config_last_reload_success",
                                     "1 if the last reload succeeded (or none was tried), 0 if it was rejected.",
                                     multiprocess_mode="min")
@@ -96,15 +97,15 @@ def prepare_multiprocess() -> str:
     return directory
 
 
-def serve_multiprocess(address: str) -> object:
-    """Serves the merged metrics of every worker on http://address/metrics."""
+def serve_multiprocess(address) -> object:
+    """Serves the merged metrics of every worker on http://address/metrics
+    (``address``: an address.Address)."""
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
-    host, _, port = address.rpartition(":")
-    server, _thread = start_http_server(int(port), addr=host.strip("[]"), registry=registry)
+    server, _thread = start_http_server(address.port, addr=address.host, registry=registry)
     return server
 
 

@@ -22,6 +22,7 @@ from .audit import AuditLog, audit_unavailable, encoded_head, entry
 from .config import Config
 from .errors import Code, PaysigError, Rule, Violations
 from .fastpath import FastOrders
+from .limits import InFlight
 from .ratelimit import RateLimiter
 from .state import ConfigHolder
 
@@ -39,10 +40,12 @@ def new_request_id() -> str:
 
 
 class Pipeline:
-    def __init__(self, holder: ConfigHolder, audit_log: AuditLog, limiter: RateLimiter, fast: bool = True):
+    def __init__(self, holder: ConfigHolder, audit_log: AuditLog, limiter: RateLimiter, fast: bool = True,
+                 inflight: InFlight | None = None):
         self._holder = holder
         self.audit_log = audit_log
         self._limiter = limiter
+        self._inflight = inflight
         self._metrics = metrics.get()
         self._use_fast = fast and fastpath.AVAILABLE
         self._fast: tuple[Config | None, FastOrders | None] = (None, None)
@@ -139,7 +142,11 @@ class Pipeline:
         return result_type(response=response) if error is None else result_type(error=item_error(error))
 
     def _admit(self, config: Config, caller: Caller, rpc: str, cost: int) -> None:
+        """Authorizes the RPC, admits the call under the caller's cap on items
+        in flight (given back in ``_finish``), spends its rate tokens."""
         config.access.authorize_rpc(caller, rpc)
+        if self._inflight is not None:
+            self._inflight.enter(caller.name, cost, config.limits.max_items_in_flight_per_caller)
         self._limiter.take(caller, cost)
 
     @staticmethod
@@ -160,7 +167,10 @@ class Pipeline:
         """Writes the audit lines (the fast path's ``lines``, then the
         records'), records the metrics (``signed``: the fast path's counts of
         signatures by app, env label and api), raises the call's error."""
-        if not self.audit_log.write(records, lines):
+        written = self.audit_log.write(records, lines)
+        if self._inflight is not None:
+            self._inflight.leave()
+        if not written:
             self._metrics.audit_failures.inc()
             log.error("audit write failed", extra={"fields": {"rpc": rpc, "request_id": request_id,
                                                               "records": len(records) + lines.count(b"\n"),

@@ -63,7 +63,8 @@ const (
 //	PERMISSION_DENIED   the caller may not use the app or the RPC
 //	                    (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
 //	RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
-//	                    google.rpc.RetryInfo), or a request over 2 MiB;
+//	                    google.rpc.RetryInfo), over its items in flight
+//	                    (CONCURRENCY_LIMITED), or a request over 2 MiB;
 //	UNAVAILABLE         the audit line could not be written, so nothing was
 //	                    signed (AUDIT_UNAVAILABLE); safe to retry.
 //
@@ -193,7 +194,8 @@ func (c *signerServiceClient) VerifyNotification(ctx context.Context, in *Verify
 //	PERMISSION_DENIED   the caller may not use the app or the RPC
 //	                    (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
 //	RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
-//	                    google.rpc.RetryInfo), or a request over 2 MiB;
+//	                    google.rpc.RetryInfo), over its items in flight
+//	                    (CONCURRENCY_LIMITED), or a request over 2 MiB;
 //	UNAVAILABLE         the audit line could not be written, so nothing was
 //	                    signed (AUDIT_UNAVAILABLE); safe to retry.
 //

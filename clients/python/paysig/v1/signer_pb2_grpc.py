@@ -42,7 +42,8 @@ class SignerServiceStub:
     PERMISSION_DENIED   the caller may not use the app or the RPC
     (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
     RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
-    google.rpc.RetryInfo), or a request over 2 MiB;
+    google.rpc.RetryInfo), over its items in flight
+    (CONCURRENCY_LIMITED), or a request over 2 MiB;
     UNAVAILABLE         the audit line could not be written, so nothing was
     signed (AUDIT_UNAVAILABLE); safe to retry.
     Every answer carries an "x-request-id" trailing metadata entry, also found
@@ -104,7 +105,8 @@ class SignerServiceServicer:
     PERMISSION_DENIED   the caller may not use the app or the RPC
     (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
     RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
-    google.rpc.RetryInfo), or a request over 2 MiB;
+    google.rpc.RetryInfo), over its items in flight
+    (CONCURRENCY_LIMITED), or a request over 2 MiB;
     UNAVAILABLE         the audit line could not be written, so nothing was
     signed (AUDIT_UNAVAILABLE); safe to retry.
     Every answer carries an "x-request-id" trailing metadata entry, also found
@@ -231,7 +233,8 @@ class SignerService:
     PERMISSION_DENIED   the caller may not use the app or the RPC
     (APP_NOT_ALLOWED, RPC_NOT_ALLOWED);
     RESOURCE_EXHAUSTED  over the caller's rate (RATE_LIMITED, with a
-    google.rpc.RetryInfo), or a request over 2 MiB;
+    google.rpc.RetryInfo), over its items in flight
+    (CONCURRENCY_LIMITED), or a request over 2 MiB;
     UNAVAILABLE         the audit line could not be written, so nothing was
     signed (AUDIT_UNAVAILABLE); safe to retry.
     Every answer carries an "x-request-id" trailing metadata entry, also found
