@@ -39,6 +39,7 @@ const (
 	SignerService_VerifySignature_FullMethodName   = "/paysig.v1.SignerService/VerifySignature"
 	SignerService_BatchSignOrders_FullMethodName   = "/paysig.v1.SignerService/BatchSignOrders"
 	SignerService_BatchSignApiCalls_FullMethodName = "/paysig.v1.SignerService/BatchSignApiCalls"
+	SignerService_DiagnoseSignature_FullMethodName = "/paysig.v1.SignerService/DiagnoseSignature"
 )
 
 // SignerServiceClient is the client API for SignerService service.
@@ -86,6 +87,13 @@ type SignerServiceClient interface {
 	BatchSignOrders(ctx context.Context, in *BatchSignOrdersRequest, opts ...grpc.CallOption) (*BatchSignOrdersResponse, error)
 	// Signs up to 1,000 server API calls in one call, like BatchSignOrders.
 	BatchSignApiCalls(ctx context.Context, in *BatchSignApiCallsRequest, opts ...grpc.CallOption) (*BatchSignApiCallsResponse, error)
+	// Explains why WeChat rejected a signature: tries the keys of the named app
+	// (every configured version of each env, and the session_key when given)
+	// over the message and a fixed set of known mistaken variants of it, and
+	// names the mistakes that reproduce the signature exactly. Never returns a
+	// paySig or PayEventSig, and reveals nothing about a key beyond which
+	// configured env and version matched. Its own RPC in [[callers]] rpcs.
+	DiagnoseSignature(ctx context.Context, in *DiagnoseSignatureRequest, opts ...grpc.CallOption) (*DiagnoseSignatureResponse, error)
 }
 
 type signerServiceClient struct {
@@ -146,6 +154,16 @@ func (c *signerServiceClient) BatchSignApiCalls(ctx context.Context, in *BatchSi
 	return out, nil
 }
 
+func (c *signerServiceClient) DiagnoseSignature(ctx context.Context, in *DiagnoseSignatureRequest, opts ...grpc.CallOption) (*DiagnoseSignatureResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiagnoseSignatureResponse)
+	err := c.cc.Invoke(ctx, SignerService_DiagnoseSignature_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SignerServiceServer is the server API for SignerService service.
 // All implementations must embed UnimplementedSignerServiceServer
 // for forward compatibility.
@@ -191,6 +209,13 @@ type SignerServiceServer interface {
 	BatchSignOrders(context.Context, *BatchSignOrdersRequest) (*BatchSignOrdersResponse, error)
 	// Signs up to 1,000 server API calls in one call, like BatchSignOrders.
 	BatchSignApiCalls(context.Context, *BatchSignApiCallsRequest) (*BatchSignApiCallsResponse, error)
+	// Explains why WeChat rejected a signature: tries the keys of the named app
+	// (every configured version of each env, and the session_key when given)
+	// over the message and a fixed set of known mistaken variants of it, and
+	// names the mistakes that reproduce the signature exactly. Never returns a
+	// paySig or PayEventSig, and reveals nothing about a key beyond which
+	// configured env and version matched. Its own RPC in [[callers]] rpcs.
+	DiagnoseSignature(context.Context, *DiagnoseSignatureRequest) (*DiagnoseSignatureResponse, error)
 	mustEmbedUnimplementedSignerServiceServer()
 }
 
@@ -215,6 +240,9 @@ func (UnimplementedSignerServiceServer) BatchSignOrders(context.Context, *BatchS
 }
 func (UnimplementedSignerServiceServer) BatchSignApiCalls(context.Context, *BatchSignApiCallsRequest) (*BatchSignApiCallsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchSignApiCalls not implemented")
+}
+func (UnimplementedSignerServiceServer) DiagnoseSignature(context.Context, *DiagnoseSignatureRequest) (*DiagnoseSignatureResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiagnoseSignature not implemented")
 }
 func (UnimplementedSignerServiceServer) mustEmbedUnimplementedSignerServiceServer() {}
 func (UnimplementedSignerServiceServer) testEmbeddedByValue()                       {}
@@ -327,6 +355,24 @@ func _SignerService_BatchSignApiCalls_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SignerService_DiagnoseSignature_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiagnoseSignatureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SignerServiceServer).DiagnoseSignature(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SignerService_DiagnoseSignature_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SignerServiceServer).DiagnoseSignature(ctx, req.(*DiagnoseSignatureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SignerService_ServiceDesc is the grpc.ServiceDesc for SignerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -353,6 +399,10 @@ var SignerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchSignApiCalls",
 			Handler:    _SignerService_BatchSignApiCalls_Handler,
+		},
+		{
+			MethodName: "DiagnoseSignature",
+			Handler:    _SignerService_DiagnoseSignature_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

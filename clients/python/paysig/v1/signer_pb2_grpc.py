@@ -77,6 +77,11 @@ class SignerServiceStub:
                 request_serializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsRequest.SerializeToString,
                 response_deserializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsResponse.FromString,
                 _registered_method=True)
+        self.DiagnoseSignature = channel.unary_unary(
+                '/paysig.v1.SignerService/DiagnoseSignature',
+                request_serializer=paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureRequest.SerializeToString,
+                response_deserializer=paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureResponse.FromString,
+                _registered_method=True)
 
 
 class SignerServiceServicer:
@@ -145,6 +150,18 @@ class SignerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiagnoseSignature(self, request, context):
+        """Explains why WeChat rejected a signature: tries the keys of the named app
+        (every configured version of each env, and the session_key when given)
+        over the message and a fixed set of known mistaken variants of it, and
+        names the mistakes that reproduce the signature exactly. Never returns a
+        paySig or PayEventSig, and reveals nothing about a key beyond which
+        configured env and version matched. Its own RPC in [[callers]] rpcs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SignerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -172,6 +189,11 @@ def add_SignerServiceServicer_to_server(servicer, server):
                     servicer.BatchSignApiCalls,
                     request_deserializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsRequest.FromString,
                     response_serializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsResponse.SerializeToString,
+            ),
+            'DiagnoseSignature': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiagnoseSignature,
+                    request_deserializer=paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureRequest.FromString,
+                    response_serializer=paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -327,6 +349,33 @@ class SignerService:
             '/paysig.v1.SignerService/BatchSignApiCalls',
             paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsRequest.SerializeToString,
             paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiagnoseSignature(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysig.v1.SignerService/DiagnoseSignature',
+            paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureRequest.SerializeToString,
+            paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureResponse.FromString,
             options,
             channel_credentials,
             insecure,
