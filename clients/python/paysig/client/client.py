@@ -109,6 +109,11 @@ class Client(_Base):
         """Checks the PayEventSig of a raw mini-game payment push."""
         return self.verify_signature(self._event_request(app_id, raw_notification), timeout=timeout)
 
+    def diagnose_signature(self, request: pb.DiagnoseSignatureRequest, *,
+                           timeout: float | None = None) -> pb.DiagnoseSignatureResponse:
+        """Which known mistake made a signature WeChat rejected (its own RPC in the caller's grants)."""
+        return self._call("DiagnoseSignature", request, timeout)
+
     def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
                           timeout: float | None = None) -> list[pb.SignOrderResult]:
         """Signs up to 1,000 orders; one result (response or error) per request, in order."""
@@ -157,6 +162,11 @@ class AsyncClient(_Base):
     async def verify_event(self, app_id: str, raw_notification: str | bytes, *,
                            timeout: float | None = None) -> pb.VerifySignatureResponse:
         return await self.verify_signature(self._event_request(app_id, raw_notification), timeout=timeout)
+
+    async def diagnose_signature(self, request: pb.DiagnoseSignatureRequest, *,
+                                 timeout: float | None = None) -> pb.DiagnoseSignatureResponse:
+        """Which known mistake made a signature WeChat rejected (its own RPC in the caller's grants)."""
+        return await self._call("DiagnoseSignature", request, timeout)
 
     async def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
                                 timeout: float | None = None) -> list[pb.SignOrderResult]:
