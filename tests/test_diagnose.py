@@ -291,3 +291,69 @@ def test_malformed_requests_are_errors(client, fields, violation):
         diagnose(client, **fields)
     assert caught.value.code.name == "INVALID_ARGUMENT"
     assert violation in [(v.field, v.reason) for v in caught.value.violations]
+
+
+TOKEN_OPS, TOKEN_DEV = "diag-ops-Token-0123456789", "diag-dev-Token-9876543210"
+
+
+def test_grants_rate_limit_and_audit(tmp_path):
+    audit = tmp_path / "audit.log"
+    config = tmp_path / "paysig.toml"
+    config.write_text(CONFORMANCE_CONFIG.read_text() + f"""
+[auth]
+mode = "token"
+[audit]
+path = "{audit}"
+[[callers]]
+name = "production-game"
+token_sha256 = "{hashlib.sha256(TOKEN_OPS.encode()).hexdigest()}"
+apps = ["mg"]
+rpcs = ["SignOrder", "SignApiCall", "VerifySignature"]
+[[callers]]
+name = "support-desk"
+token_sha256 = "{hashlib.sha256(TOKEN_DEV.encode()).hexdigest()}"
+apps = ["mp"]
+rpcs = ["DiagnoseSignature"]
+rate_per_second = 0.001
+burst = 2
+""")
+    uri = "/xpay/query_user_balance?access_token=ACCESS-TOKEN-SECRET"
+    request = pb.DiagnoseSignatureRequest(app_id="mp", scheme=pb.SIGNATURE_SCHEME_PAY_SIG, method=uri,
+                                          payload=BALANCE_BODY, signature=mac(MP_PROD, f"{uri}&{BALANCE_BODY}"),
+                                          session_key=SESSION_KEY, wechat_error_code=268490003,
+                                          wechat_error_message="pay_sig error rid: 42")
+    with running_server(config) as (_, port):
+        target = f"127.0.0.1:{port}"
+        with Client(target, token=TOKEN_OPS, allow_token_without_tls=True, connections=1, timeout=20) as ops:
+            with pytest.raises(PaysigError) as refused:
+                ops.diagnose_signature(pb.DiagnoseSignatureRequest(**{**_fields(request), "app_id": "mg"}))
+            assert (refused.value.code.name, refused.value.reason) == ("PERMISSION_DENIED", "RPC_NOT_ALLOWED")
+        with Client(target, token=TOKEN_DEV, allow_token_without_tls=True, connections=1, timeout=20) as dev:
+            with pytest.raises(PaysigError) as other_app:
+                dev.diagnose_signature(pb.DiagnoseSignatureRequest(**{**_fields(request), "app_id": "mg"}))
+            assert (other_app.value.code.name, other_app.value.reason) == ("PERMISSION_DENIED", "APP_NOT_ALLOWED")
+            r = dev.diagnose_signature(request)
+            assert r.verdict == pb.DIAGNOSIS_VERDICT_EXPLAINED
+            assert finding(r, "URI_WITH_QUERY")
+            with pytest.raises(PaysigError) as limited:
+                dev.diagnose_signature(request)
+            assert limited.value.code.name == "RESOURCE_EXHAUSTED"
+
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    diagnosed = [line for line in lines if line["rpc"] == "DiagnoseSignature" and line["code"] == "OK"]
+    assert len(diagnosed) == 1
+    line = diagnosed[0]
+    assert (line["caller"], line["app_id"], line["scheme"], line["method"]) == \
+        ("support-desk", "mp", "SIGNATURE_SCHEME_PAY_SIG", "/xpay/query_user_balance")
+    assert line["verdict"] == "DIAGNOSIS_VERDICT_EXPLAINED" and "URI_WITH_QUERY" in line["findings"]
+    assert line["wechat_error_code"] == 268490003
+    assert line["signature_fp"] == hashlib.sha256(request.signature.encode()).hexdigest()[:16]
+    refusals = [(line["caller"], line["reason"]) for line in lines if line["code"] != "OK"]
+    assert ("production-game", "RPC_NOT_ALLOWED") in refusals and ("support-desk", "APP_NOT_ALLOWED") in refusals
+    text = audit.read_text()
+    for secret in (request.signature, SESSION_KEY, BALANCE_BODY, "o-1", "ACCESS-TOKEN-SECRET", MP_PROD, "rid: 42"):
+        assert secret not in text
+
+
+def _fields(request) -> dict:
+    return {f.name: v for f, v in request.ListFields()}

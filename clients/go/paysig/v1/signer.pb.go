@@ -1788,7 +1788,8 @@ type DiagnosisFinding struct {
 	// WRONG_ENV_KEY, RETIRED_KEY_VERSION, KEYS_SWAPPED, URI_MISSING_SLASH,
 	// URI_WITH_QUERY, URI_WITH_HOST, HTML_ESCAPED_AMPERSAND, WRONG_METHOD,
 	// METHOD_IN_USER_SIGNATURE, RESERIALIZED_PAYLOAD, PAYLOAD_RULE,
-	// ENV_NOT_IN_PAYLOAD, USER_SIGNATURE_REQUIRED, OTHER_SIGNATURE_REJECTED.
+	// ENV_NOT_IN_PAYLOAD, USER_SIGNATURE_REQUIRED, OTHER_SIGNATURE_REJECTED,
+	// KEY_NOT_CONFIGURED.
 	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
 	// Always set. What is wrong and what to do, for a person.
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
