@@ -357,3 +357,28 @@ burst = 2
 
 def _fields(request) -> dict:
     return {f.name: v for f, v in request.ListFields()}
+
+
+def test_cli_diagnose(tmp_path):
+    import subprocess
+    import sys
+
+    signed = mac(MG_SANDBOX_V2, f"{GAME}&{MG_DATA}")
+    request = {"scheme": "SIGNATURE_SCHEME_PAY_SIG", "method": GAME, "payload": MG_DATA, "signature": signed,
+               "wechat_error_code": -15014}
+    command = [sys.executable, "-m", "paysig", "diagnose", "--config", str(CONFORMANCE_CONFIG), "--app-id", "mg"]
+    printed = subprocess.run(command, input=json.dumps(request), capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 1, printed.stderr
+    assert printed.stdout.startswith("EXPLAINED\n")
+    assert "- WRONG_ENV_KEY: signed with the sandbox AppKey (version 2)" in printed.stdout
+    assert "wx.requestMidasPaymentGameItem -15014: paySig" in printed.stdout
+    assert MG_SANDBOX_V2 not in printed.stdout + printed.stderr
+
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps({**request, "signature": mac(MG_PROD, f"{GAME}&{MG_DATA}")}))
+    as_json = subprocess.run(command + ["--json", str(path)], capture_output=True, text=True, timeout=60)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["verdict"] == "DIAGNOSIS_VERDICT_VALID"
+
+    bad = subprocess.run(command, input='{"signature": "nope"}', capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "INVALID_ARGUMENT" in bad.stderr and "signature" in bad.stderr
