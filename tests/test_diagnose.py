@@ -382,3 +382,17 @@ def test_cli_diagnose(tmp_path):
 
     bad = subprocess.run(command, input='{"signature": "nope"}', capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "INVALID_ARGUMENT" in bad.stderr and "signature" in bad.stderr
+
+
+def test_method_in_user_signature_and_key_not_configured(client):
+    r = diagnose(client, scheme=pb.SIGNATURE_SCHEME_USER_SIGNATURE, method=GAME, payload=MG_DATA,
+                 signature=mac(SESSION_KEY, f"{GAME}&{MG_DATA}"), session_key=SESSION_KEY)
+    assert r.verdict == pb.DIAGNOSIS_VERDICT_EXPLAINED
+    assert codes(r) == ["METHOD_IN_USER_SIGNATURE"]
+    assert finding(r, "METHOD_IN_USER_SIGNATURE").expected_signature == mac(SESSION_KEY, MG_DATA)
+
+    sandbox_data = MG_DATA_SANDBOX.replace("1450000001", "1450000003")
+    r = diagnose(client, app_id="mg-prod-only", method=GAME, payload=sandbox_data,
+                 signature=mac("mg-prod-only-key", f"{GAME}&{sandbox_data}"))
+    assert r.verdict == pb.DIAGNOSIS_VERDICT_EXPLAINED
+    assert set(codes(r)) == {"KEY_NOT_CONFIGURED", "WRONG_ENV_KEY"}
