@@ -396,3 +396,78 @@ def test_method_in_user_signature_and_key_not_configured(client):
                  signature=mac("mg-prod-only-key", f"{GAME}&{sandbox_data}"))
     assert r.verdict == pb.DIAGNOSIS_VERDICT_EXPLAINED
     assert set(codes(r)) == {"KEY_NOT_CONFIGURED", "WRONG_ENV_KEY"}
+
+
+# ---- hostile input, without a server: the operation itself never fails but with a domain error ----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from paysig.server import load_config  # noqa: E402
+from paysig.server.diagnosis import MAX_VARIANTS, message_variants, pay_sig_methods, payload_variants  # noqa: E402
+from paysig.server.errors import Code, PaysigError as DomainError  # noqa: E402
+from paysig.server.ops.diagnose_signature import diagnose_signature  # noqa: E402
+
+CONFIG = load_config(CONFORMANCE_CONFIG)
+FIELDS = ["mode", "offerId", "buyQuantity", "env", "Env", "currencyType", "platform", "zoneId", "productId",
+          "goodsPrice", "activitySellingPrice", "outTradeNo", "attach", "openid", "x/y"]
+VALUES = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False),
+                                st.text(max_size=20), st.sampled_from(["0", "1", "goods", "CNY", "android", "_x"])),
+                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                   max_size=3), max_leaves=8)
+
+
+@st.composite
+def requests(draw):
+    payload = draw(st.one_of(
+        st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=12).map(
+            lambda d: json.dumps(d, ensure_ascii=draw(st.booleans()))),
+        st.text(max_size=200), st.sampled_from(["", "{}", "[]", '"{}"', '{"a":1,"a":2}', "{" * 5000])))
+    return pb.DiagnoseSignatureRequest(
+        app_id=draw(st.sampled_from(["mg", "mp", "sa", "mg-prod-only", "nope"])), scheme=draw(st.integers(-1, 4)),
+        env=draw(st.integers(-1, 3)), payload=payload,
+        method=draw(st.one_of(st.text(max_size=30), st.sampled_from(
+            [GAME, VIRTUAL, "wx." + GAME, "/xpay/requestVirtualPayment", "/xpay/query_order?a=1", "xpay/query_order",
+             "https://api.weixin.qq.com/wxa/game/pay", "minigame_game_pay_goods_deliver_notify", "/", "//x"]))),
+        signature=draw(st.one_of(st.text(max_size=70), st.sampled_from(["0" * 64, "A" * 64, "A" * 43 + "=", "=" * 44]))),
+        session_key=draw(st.sampled_from(["", SESSION_KEY, "bad key"])),
+        wechat_error_code=draw(st.sampled_from([-15014, 268490003, 0, 90011, -15012])),
+        wechat_error_message=draw(st.text(max_size=30)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requests())
+def test_hostile_requests_get_a_diagnosis_or_a_domain_error(request):
+    try:
+        response = diagnose_signature(CONFIG, request)
+    except DomainError as error:
+        assert error.code in (Code.INVALID_ARGUMENT, Code.NOT_FOUND), error.message
+        return
+    assert response.verdict in (pb.DIAGNOSIS_VERDICT_VALID, pb.DIAGNOSIS_VERDICT_EXPLAINED,
+                                pb.DIAGNOSIS_VERDICT_UNEXPLAINED)
+    assert all(f.code and f.message for f in response.findings)
+
+
+def test_the_work_per_call_is_bounded():
+    payload = json.dumps({f"k{i}": "宝/<&>" * 50 for i in range(200)})
+    obj = json.loads(payload)
+    for method, is_client in ((GAME, True), ("/xpay/query_order", False)):
+        methods = pay_sig_methods("https://x/" + method + "?q", method, is_client)
+        _, variants = message_variants(method, payload, methods, payload_variants(payload, obj, method))
+        assert 10 <= len(variants) <= MAX_VARIANTS
+
+
+async def _async_diagnose(port: int) -> pb.DiagnoseSignatureResponse:
+    from paysig.client import AsyncClient
+    async with AsyncClient(f"127.0.0.1:{port}", connections=1, timeout=20) as c:
+        return await c.diagnose_signature(pb.DiagnoseSignatureRequest(
+            app_id="mg", scheme=pb.SIGNATURE_SCHEME_PAY_SIG, method=GAME, payload=MG_DATA,
+            signature=mac(MG_SANDBOX_V1, f"{GAME}&{MG_DATA}")))
+
+
+def test_async_client():
+    import asyncio
+    with running_server(CONFORMANCE_CONFIG) as (_, port):
+        r = asyncio.run(_async_diagnose(port))
+    assert r.verdict == pb.DIAGNOSIS_VERDICT_EXPLAINED
+    assert (r.findings[0].code, r.findings[0].key_env, r.findings[0].key_version) == ("WRONG_ENV_KEY", pb.ENV_SANDBOX, 1)
