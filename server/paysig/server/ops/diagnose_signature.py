@@ -18,6 +18,7 @@ from paysig.v1 import signer_pb2 as pb
 
 from .. import diagnosis as d
 from .. import rules, wechat_errors
+from ..wechat_errors import Column
 from ..config import App, AppKind
 from ..errors import Rule, Violations
 from ..keys import Env
@@ -48,22 +49,18 @@ def diagnose_signature(config, req: pb.DiagnoseSignatureRequest) -> pb.DiagnoseS
     v = Violations()
     given = _check_request(v, req)
     requested_env = request_env(v, req.env)
-    user = req.scheme == pb.SIGNATURE_SCHEME_USER_SIGNATURE
     raw, method, is_client = _method(v, app, req)
     v.raise_if_any(REQUEST)
 
+    user = req.scheme == pb.SIGNATURE_SCHEME_USER_SIGNATURE
     obj = rules.parse_json_object(Violations(), "payload", req.payload) if req.payload.lstrip().startswith("{") \
         else None
-    rule_findings = [] if req.scheme == pb.SIGNATURE_SCHEME_EVENT or (user and not raw) else \
-        check_payload(app, method, req.payload, obj)
-    findings: list[pb.DiagnosisFinding] = []
     payloads = d.payload_variants(req.payload, obj, method)
+    findings: list[pb.DiagnosisFinding] = []
     if user:
-        key_env = None
         keys = _user_keys(app, req.session_key)
         right, variants = d.message_variants(None, req.payload, [], payloads)
-        swapped_sig = f"{method}&{req.payload}"
-        variants.append(d.Variant(swapped_sig, (d.Mistake(
+        variants.append(d.Variant(f"{method}&{req.payload}", (d.Mistake(
             d.METHOD_IN_USER_SIGNATURE, f"the user signature covers the payload only, not {method!r} + '&'"),)))
     else:
         key_env, env_note = _payload_env(app, obj, "Env" if req.scheme == pb.SIGNATURE_SCHEME_EVENT else "env")
@@ -71,16 +68,7 @@ def diagnose_signature(config, req: pb.DiagnoseSignatureRequest) -> pb.DiagnoseS
         methods = d.pay_sig_methods(raw, method, is_client) if req.scheme == pb.SIGNATURE_SCHEME_PAY_SIG \
             else [(method, ())]
         right, variants = d.message_variants(method, req.payload, methods, payloads)
-        if requested_env is not None and requested_env is not key_env:
-            findings.append(pb.DiagnosisFinding(code=d.ENV_NOT_IN_PAYLOAD, message=(
-                "a superapp app has a single key and no sandbox" if app.kind is AppKind.SUPERAPP else
-                f"you meant {requested_env.config_name} but the payload says {env_note}; the env inside the signed "
-                f"bytes picks the key: write \"env\":{requested_env.value} in the payload to pay in "
-                f"{requested_env.config_name}")))
-        if not app.key_ring(key_env):
-            findings.append(pb.DiagnosisFinding(code=d.KEY_NOT_CONFIGURED, message=(
-                f"the payload says {env_note}, but this app has no {key_env.config_name} AppKey in paysig, so the "
-                "right signature cannot be checked")))
+        findings += _env_findings(app, requested_env, key_env, env_note)
 
     matches = _matches(keys, [d.Variant(right, ())] + variants, given.hex)
     valid = any(not key.mistakes and not variant.mistakes for key, variant in matches)
@@ -89,19 +77,14 @@ def diagnose_signature(config, req: pb.DiagnoseSignatureRequest) -> pb.DiagnoseS
         findings.insert(0, pb.DiagnosisFinding(code=given.mistake.code, message=given.mistake.message,
                                                expected_signature=user_expected or given.hex))
     for key, variant in matches:
-        for mistake in key.mistakes + variant.mistakes:
-            findings.append(_finding(mistake, key, user_expected))
-    declared = raw and raw != method and req.scheme == pb.SIGNATURE_SCHEME_PAY_SIG
-    if declared and not any(variant.message.startswith(raw + "&") for _, variant in matches):
-        mistakes = d.uri_mistakes(raw, method) if not is_client else (d.wrong_method(raw, method),)
-        findings += [_finding(m, None, "") for m in mistakes]
-    if valid and req.scheme == pb.SIGNATURE_SCHEME_PAY_SIG and method in NEEDS_USER_SIGNATURE:
-        findings.append(pb.DiagnosisFinding(code=d.USER_SIGNATURE_REQUIRED, message=(
-            f"{method} also needs the user signature: signature=HMAC(session_key, body) in the query string "
-            "(WeChat answers a missing one like a wrong one)")))
+        findings += [_finding(mistake, key, user_expected) for mistake in key.mistakes + variant.mistakes]
+    if req.scheme == pb.SIGNATURE_SCHEME_PAY_SIG:
+        findings += _method_findings(raw, method, is_client, matches, valid)
     findings += _error_code_findings(req, method if raw else "")
-    findings += [pb.DiagnosisFinding(code=d.PAYLOAD_RULE, message=f.message, field=f.field,
-                                     expected_payload=f.expected_payload) for f in rule_findings]
+    if req.scheme != pb.SIGNATURE_SCHEME_EVENT and (raw or not user):
+        findings += [pb.DiagnosisFinding(code=d.PAYLOAD_RULE, message=f.message, field=f.field,
+                                         expected_payload=f.expected_payload)
+                     for f in check_payload(app, method, req.payload, obj)]
 
     if valid and given.mistake is None:
         verdict = pb.DIAGNOSIS_VERDICT_VALID
@@ -111,6 +94,35 @@ def diagnose_signature(config, req: pb.DiagnoseSignatureRequest) -> pb.DiagnoseS
         verdict = pb.DIAGNOSIS_VERDICT_UNEXPLAINED
     return pb.DiagnoseSignatureResponse(verdict=verdict, findings=_unique(findings),
                                         error_code_meaning=_error_code_meaning(req, method if raw else ""))
+
+
+def _env_findings(app: App, requested: Env | None, key_env: Env, env_note: str) -> list[pb.DiagnosisFinding]:
+    """The env the request names against the env the payload names, and a key paysig lacks."""
+    found = []
+    if requested is not None and requested is not key_env:
+        found.append(pb.DiagnosisFinding(code=d.ENV_NOT_IN_PAYLOAD, message=(
+            "a superapp app has a single key and no sandbox" if app.kind is AppKind.SUPERAPP else
+            f"you meant {requested.config_name} but the payload says {env_note}; the env inside the signed "
+            f"bytes picks the key: write \"env\":{requested.value} in the payload to pay in {requested.config_name}")))
+    if app.key_ring(key_env) is None:
+        found.append(pb.DiagnosisFinding(code=d.KEY_NOT_CONFIGURED, message=(
+            f"the payload says {env_note}, but this app has no {key_env.config_name} AppKey in paysig, so the "
+            "right signature cannot be checked")))
+    return found
+
+
+def _method_findings(raw: str, method: str, is_client: bool, matches: list, valid: bool) -> list[pb.DiagnosisFinding]:
+    """What is wrong with the method as given even when no signature reproduces it, and the user
+    signature a valid pay_sig's API also needs."""
+    found = []
+    if raw and raw != method and not any(variant.message.startswith(raw + "&") for _, variant in matches):
+        mistakes = (d.wrong_method(raw, method),) if is_client else d.uri_mistakes(raw, method)
+        found += [_finding(m, None, "") for m in mistakes]
+    if valid and method in NEEDS_USER_SIGNATURE:
+        found.append(pb.DiagnosisFinding(code=d.USER_SIGNATURE_REQUIRED, message=(
+            f"{method} also needs the user signature: signature=HMAC(session_key, body) in the query string "
+            "(WeChat answers a missing one like a wrong one)")))
+    return found
 
 
 def _check_request(v: Violations, req: pb.DiagnoseSignatureRequest) -> d.GivenSignature:
@@ -242,13 +254,12 @@ def _error_code_findings(req: pb.DiagnoseSignatureRequest, method: str) -> list[
     if api is None or not req.HasField("wechat_error_code") or req.scheme == pb.SIGNATURE_SCHEME_EVENT:
         return []
     columns = set(wechat_errors.rejects(api, req.wechat_error_code))
-    C = wechat_errors.Column
-    if {C.USER_SIGNATURE, C.PAY_SIG} <= columns:
+    if {Column.USER_SIGNATURE, Column.PAY_SIG} <= columns:
         named_pay_sig = bool(_NAMES_PAY_SIG.search(req.wechat_error_message))
         named_user = bool(_NAMES_SIGNATURE.search(req.wechat_error_message)) and not named_pay_sig
-        columns = {C.PAY_SIG} if named_pay_sig else {C.USER_SIGNATURE} if named_user else columns
-    diagnosed = C.USER_SIGNATURE if req.scheme == pb.SIGNATURE_SCHEME_USER_SIGNATURE else C.PAY_SIG
-    other = C.PAY_SIG if diagnosed is C.USER_SIGNATURE else C.USER_SIGNATURE
+        columns = {Column.PAY_SIG} if named_pay_sig else {Column.USER_SIGNATURE} if named_user else columns
+    diagnosed = Column.USER_SIGNATURE if req.scheme == pb.SIGNATURE_SCHEME_USER_SIGNATURE else Column.PAY_SIG
+    other = Column.PAY_SIG if diagnosed is Column.USER_SIGNATURE else Column.USER_SIGNATURE
     if other in columns and diagnosed not in columns:
         return [pb.DiagnosisFinding(code=d.OTHER_SIGNATURE_REJECTED, message=(
             f"WeChat's {req.wechat_error_code} on {api.value} rejects the {other.value}, not the {diagnosed.value} "
