@@ -1719,8 +1719,9 @@ type DiagnoseSignatureResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Always set: VALID, EXPLAINED or UNEXPLAINED.
 	Verdict DiagnosisVerdict `protobuf:"varint,1,opt,name=verdict,proto3,enum=paysig.v1.DiagnosisVerdict" json:"verdict,omitempty"`
-	// What was found, signature findings first. Empty only for a plain VALID
-	// or UNEXPLAINED.
+	// What was found: first how the signature is written, then the findings
+	// that reproduce it, then env, method, error-code and PAYLOAD_RULE
+	// findings. Empty for a plain VALID or UNEXPLAINED.
 	Findings []*DiagnosisFinding `protobuf:"bytes,2,rep,name=findings,proto3" json:"findings,omitempty"`
 	// Set when wechat_error_code was given: what that code means on the API
 	// the method names (the same number means different things per API), or
@@ -1799,8 +1800,9 @@ type DiagnosisFinding struct {
 	// returned: sign expected_payload with SignOrder or SignApiCall.
 	ExpectedSignature string `protobuf:"bytes,3,opt,name=expected_signature,json=expectedSignature,proto3" json:"expected_signature,omitempty"`
 	// Set when the bytes to send (or sign) differ from the payload: the
-	// serialisation that was signed (RESERIALIZED_PAYLOAD) or the payload
-	// with its JSON types corrected (PAYLOAD_RULE).
+	// serialisation that was signed (RESERIALIZED_PAYLOAD), or the payload
+	// with its JSON types, offerId and stray fields corrected, or decoded once
+	// when it was JSON-encoded twice (PAYLOAD_RULE), compact.
 	ExpectedPayload string `protobuf:"bytes,4,opt,name=expected_payload,json=expectedPayload,proto3" json:"expected_payload,omitempty"`
 	// Set when the method must change: the method (or URI path) to sign.
 	ExpectedMethod string `protobuf:"bytes,5,opt,name=expected_method,json=expectedMethod,proto3" json:"expected_method,omitempty"`

@@ -56,7 +56,7 @@ def diagnose_signature(config, req: pb.DiagnoseSignatureRequest) -> pb.DiagnoseS
     obj = rules.parse_json_object(Violations(), "payload", req.payload) if req.payload.lstrip().startswith("{") \
         else None
     payloads = d.payload_variants(req.payload, obj, method)
-    findings: list[pb.DiagnosisFinding] = []
+    env_findings: list[pb.DiagnosisFinding] = []
     if user:
         keys = _user_keys(app, req.session_key)
         right, variants = d.message_variants(None, req.payload, [], payloads)
@@ -68,16 +68,18 @@ def diagnose_signature(config, req: pb.DiagnoseSignatureRequest) -> pb.DiagnoseS
         methods = d.pay_sig_methods(raw, method, is_client) if req.scheme == pb.SIGNATURE_SCHEME_PAY_SIG \
             else [(method, ())]
         right, variants = d.message_variants(method, req.payload, methods, payloads)
-        findings += _env_findings(app, requested_env, key_env, env_note)
+        env_findings = _env_findings(app, requested_env, key_env, env_note)
 
     matches = _matches(keys, [d.Variant(right, ())] + variants, given.hex)
     valid = any(not key.mistakes and not variant.mistakes for key, variant in matches)
     user_expected = compute_mac(req.session_key.encode("utf-8"), req.payload) if user and req.session_key else ""
+    findings: list[pb.DiagnosisFinding] = []
     if given.mistake is not None:
-        findings.insert(0, pb.DiagnosisFinding(code=given.mistake.code, message=given.mistake.message,
-                                               expected_signature=user_expected or given.hex))
+        findings.append(pb.DiagnosisFinding(code=given.mistake.code, message=given.mistake.message,
+                                            expected_signature=user_expected or given.hex))
     for key, variant in matches:
         findings += [_finding(mistake, key, user_expected) for mistake in key.mistakes + variant.mistakes]
+    findings += env_findings
     if req.scheme == pb.SIGNATURE_SCHEME_PAY_SIG:
         findings += _method_findings(raw, method, is_client, matches, valid)
     findings += _error_code_findings(req, method if raw else "")
