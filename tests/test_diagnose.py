@@ -106,6 +106,7 @@ def test_sandbox_key_over_a_body_without_env(client):
     body = '{"openid":"o-1","user_ip":"127.0.0.1"}'
     r = diagnose(client, method="/wxa/game/getbalance", payload=body,
                  signature=mac(MG_SANDBOX_V2, f"/wxa/game/getbalance&{body}"), env=pb.ENV_SANDBOX)
+    assert codes(r) == ["WRONG_ENV_KEY", "ENV_NOT_IN_PAYLOAD"]  # what reproduces the signature comes first
     assert finding(r, "WRONG_ENV_KEY").key_env == pb.ENV_SANDBOX
     assert "no env (production)" in finding(r, "WRONG_ENV_KEY").message
     assert '"env":1' in finding(r, "ENV_NOT_IN_PAYLOAD").message
@@ -247,6 +248,18 @@ def test_sign_data_for_the_wrong_app_kind(client):
         == {"outTradeNo"}
     assert set(rule_fields(diagnose(client, app_id="mp", method=VIRTUAL, payload=MP_DATA, signature="0" * 64))) \
         == set()
+
+
+def test_superapp_sign_data(client):
+    data = ('{"mode":"goods","buyQuantity":1,"currencyType":"USD","platform":"ios","productId":"p",'
+            '"goodsPrice":10,"outTradeNo":"sa-1"}')
+    r = diagnose(client, app_id="sa", method=GAME, payload=data, signature=mac("sa-single-key", f"{GAME}&{data}"))
+    assert (r.verdict, codes(r)) == (pb.DIAGNOSIS_VERDICT_VALID, [])
+    with_zone = data.replace('"platform":"ios"', '"platform":"ios","zoneId":"1"')
+    r = diagnose(client, app_id="sa", method=GAME, payload=with_zone, signature="0" * 64)
+    assert set(rule_fields(r)) == {"zoneId"}
+    r = diagnose(client, app_id="sa", method=GAME, payload=data.replace("USD", "XYZ"), signature="0" * 64)
+    assert set(rule_fields(r)) == {"currencyType"}
 
 
 def test_unexplained(client):
