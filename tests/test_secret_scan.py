@@ -12,6 +12,9 @@ from support import CONFORMANCE_CONFIG, ServerProcess
 
 TOKEN = "scan-Token-7f3a9c1e5b2d4680"
 WRONG_TOKENS = ["scan-Wrong-Token-0001", "Bearer-ish junk-0002"]
+# What DiagnoseSignature is sent beside a case's fields: none of it may be written anywhere.
+DIAGNOSE_SECRETS = {"session_key": "scan-Diag-Session-0004", "access_token": "scan-Diag-Access-0005",
+                    "payload": '{"openid":"scan-Diag-Openid-0006","env":0}', "errmsg": "scan-Diag-Errmsg-0007"}
 
 
 def secrets_in(config_text: str) -> set[str]:
@@ -40,11 +43,11 @@ apps = {json.dumps(apps)}
 """)
     server = ServerProcess(config)
     try:
-        returned = _drive(server.address)
+        returned = _drive(server.address, apps)
     finally:
         assert server.stop() == 0
 
-    secrets = secrets_in(config_text) | {TOKEN, *WRONG_TOKENS} | returned
+    secrets = secrets_in(config_text) | {TOKEN, *WRONG_TOKENS} | returned | set(DIAGNOSE_SECRETS.values())
     secrets |= {c["request"]["session_key"] for c in CASES if c["request"].get("session_key")}
     secrets |= {c["request"]["signature"] for c in CASES if c["request"].get("signature")}
     secrets = {s for s in secrets if len(s) >= 5}  # shorter values are not secrets of any real kind
@@ -56,7 +59,7 @@ apps = {json.dumps(apps)}
         assert leaks == [], f"{name} holds secrets"
 
 
-def _drive(address: str) -> set[str]:
+def _drive(address: str, apps: list[str]) -> set[str]:
     """Sends every conformance case with the right token and a few with wrong
     ones; returns the signatures the server answered with."""
     returned = set()
@@ -69,6 +72,14 @@ def _drive(address: str) -> set[str]:
             for field in ("pay_sig", "signature"):
                 if getattr(response, field, ""):
                     returned.add(getattr(response, field))
+        for app_id in apps:
+            for scheme in (pb.SIGNATURE_SCHEME_PAY_SIG, pb.SIGNATURE_SCHEME_USER_SIGNATURE):
+                response = client.diagnose_signature(pb.DiagnoseSignatureRequest(
+                    app_id=app_id, scheme=scheme, wechat_error_code=268490003,
+                    method=f"/xpay/query_user_balance?access_token={DIAGNOSE_SECRETS['access_token']}",
+                    payload=DIAGNOSE_SECRETS["payload"], signature=hashlib.sha256(app_id.encode()).hexdigest(),
+                    session_key=DIAGNOSE_SECRETS["session_key"], wechat_error_message=DIAGNOSE_SECRETS["errmsg"]))
+                returned |= {f.expected_signature for f in response.findings if f.expected_signature}
     for wrong in WRONG_TOKENS:
         with Client(address, token=wrong, allow_token_without_tls=True, connections=1) as client:
             try:

@@ -99,6 +99,11 @@ Status Client::BatchSignApiCalls(const v1::BatchSignApiCallsRequest& request,
   return Invoke(&v1::SignerService::Stub::BatchSignApiCalls, request, response);
 }
 
+Status Client::DiagnoseSignature(const v1::DiagnoseSignatureRequest& request,
+                                 v1::DiagnoseSignatureResponse* response) const {
+  return Invoke(&v1::SignerService::Stub::DiagnoseSignature, request, response);
+}
+
 Status Client::VerifyEvent(const std::string& app_id, const std::string& raw_notification,
                            v1::VerifySignatureResponse* response) const {
   Notification n;

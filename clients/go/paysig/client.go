@@ -149,6 +149,14 @@ func (c *Client) BatchSignApiCalls(ctx context.Context, reqs []*paysigv1.SignApi
 	return resp.GetResults(), err
 }
 
+// DiagnoseSignature explains why WeChat rejected a signature: which known
+// mistake (key, env, key version, method, separator, serialisation, case)
+// reproduces it, and which signData rules the payload breaks. It is its own
+// RPC in the caller's grants. Errors are *Error.
+func (c *Client) DiagnoseSignature(ctx context.Context, req *paysigv1.DiagnoseSignatureRequest) (*paysigv1.DiagnoseSignatureResponse, error) {
+	return call(ctx, c, req, paysigv1.SignerServiceClient.DiagnoseSignature)
+}
+
 type bearer struct {
 	token      string
 	requireTLS bool

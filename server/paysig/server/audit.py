@@ -458,10 +458,11 @@ def audit_uri(uri: str) -> str:
 _ENV = {v: k for k, v in pb.Env.items()}
 _API = {v: k for k, v in pb.PaymentApi.items()}
 _SCHEME = {v: k for k, v in pb.SignatureScheme.items()}
+_VERDICT = {v: k for k, v in pb.DiagnosisVerdict.items()}
 
 
 def request_fields(rpc: str, request: Any) -> dict[str, Any]:
-    """The auditable fields of a request: never session_key, body, payload or signature."""
+    """The auditable fields of a request: never session_key, body, payload, signature or an errmsg."""
     if rpc == "VerifyNotification":
         return audit_request(request)
     fields: dict[str, Any] = {"app_id": _clip(request.app_id), "env": _ENV.get(request.env, str(request.env))}
@@ -474,6 +475,11 @@ def request_fields(rpc: str, request: Any) -> dict[str, Any]:
     elif rpc == "VerifySignature":
         fields.update(scheme=_SCHEME.get(request.scheme, str(request.scheme)), method=_clip(request.method),
                       signature_fp=fingerprint(request.signature))
+    elif rpc == "DiagnoseSignature":  # the method's path only: a query string may hold an access_token
+        fields.update(scheme=_SCHEME.get(request.scheme, str(request.scheme)),
+                      method=_clip(request.method.split("?", 1)[0]), signature_fp=fingerprint(request.signature))
+        if request.HasField("wechat_error_code"):
+            fields["wechat_error_code"] = request.wechat_error_code
     return fields
 
 
@@ -482,6 +488,8 @@ def response_fields(rpc: str, response: Any) -> dict[str, Any]:
         return {}
     if rpc == "VerifyNotification":
         return audit_response(response)
+    if rpc == "DiagnoseSignature":
+        return {"verdict": _VERDICT.get(response.verdict, ""), "findings": [f.code for f in response.findings]}
     fields: dict[str, Any] = {"key_version": response.key_version, "key_env": _ENV.get(response.env, "")}
     if rpc == "VerifySignature":
         fields["valid"] = response.valid

@@ -3,6 +3,7 @@
     paysig serve --config FILE [--listen HOST:PORT]   run the server
     paysig token --name CALLER --app APP ...          make a caller token and its config lines
     paysig audit --file AUDIT --out-trade-no NO       who signed an order
+    paysig diagnose --config FILE --app-id A [FILE]   why WeChat rejected a signature
 """
 
 from __future__ import annotations
@@ -68,6 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--out-trade-no", required=True)
     audit.add_argument("--app-id", help="only this app")
     audit.set_defaults(run=audit_command)
+
+    diagnose = commands.add_parser(
+        "diagnose", help="explain why WeChat rejected a signature, with the config's keys (no server needed)",
+        description="Reads a DiagnoseSignatureRequest as JSON (proto JSON: "
+                    '{"scheme": "SIGNATURE_SCHEME_PAY_SIG", "method": ..., "payload": ..., "signature": ..., '
+                    '"wechat_error_code": -15014}) from FILE or stdin and prints the findings. '
+                    "Exit 0 when the signature is valid, 1 when it is explained or unexplained, 2 on bad input.")
+    diagnose.add_argument("--config", required=True, help="TOML config file holding the app's keys")
+    diagnose.add_argument("--app-id", required=True, help="the app whose keys are tried")
+    diagnose.add_argument("request", nargs="?", default="-", help="request JSON file (default: stdin)")
+    diagnose.add_argument("--json", action="store_true", help="print the response as proto JSON")
+    diagnose.set_defaults(run=diagnose_command)
 
     health = commands.add_parser("health", help="exit 0 when the server at ADDRESS reports SERVING (for probes); "
                                  "plaintext: point it at the --health-listen address")
@@ -156,6 +169,49 @@ def audit_command(args: argparse.Namespace) -> int:
         print(f"paysig audit: {args.file}: skipped {len(skipped)} line(s) that are not JSON objects "
               f"(torn or damaged): line {shown}", file=sys.stderr)
     return 0 if found else 1
+
+
+def diagnose_command(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+    from paysig.v1 import signer_pb2 as pb
+
+    from .config import load_config
+    from .config_errors import ConfigError
+    from .errors import PaysigError
+    from .ops.diagnose_signature import diagnose_signature
+
+    try:
+        config = load_config(args.config)
+        text = sys.stdin.read() if args.request == "-" else open(args.request, encoding="utf-8").read()
+        request = json_format.Parse(text, pb.DiagnoseSignatureRequest())
+        request.app_id = args.app_id
+        response = diagnose_signature(config, request)
+    except ConfigError as e:
+        print(f"paysig: config error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"paysig: cannot read {args.request}: {e.strerror}", file=sys.stderr)
+        return 2
+    except json_format.ParseError as e:
+        print(f"paysig: the request is not a DiagnoseSignatureRequest in JSON: {e}", file=sys.stderr)
+        return 2
+    except PaysigError as e:
+        print(f"paysig: {e.code.value}: {e.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json_format.MessageToJson(response, preserving_proto_field_name=True, ensure_ascii=False))
+    else:
+        print(pb.DiagnosisVerdict.Name(response.verdict).removeprefix("DIAGNOSIS_VERDICT_"))
+        if response.error_code_meaning:
+            print(f"  error code: {response.error_code_meaning}")
+        for f in response.findings:
+            print(f"- {f.code}{f' ({f.field})' if f.field else ''}: {f.message}")
+            if f.key_version:
+                print(f"    key: {pb.Env.Name(f.key_env)} version {f.key_version}")
+            for name in ("expected_method", "expected_payload", "expected_signature"):
+                if getattr(f, name):
+                    print(f"    {name}: {getattr(f, name)}")
+    return 0 if response.verdict == pb.DIAGNOSIS_VERDICT_VALID else 1
 
 
 def serve_command(args: argparse.Namespace) -> int:

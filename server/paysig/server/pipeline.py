@@ -185,7 +185,7 @@ class Pipeline:
             for labels, n in signed.items():
                 m.child(m.signatures, *labels).inc(n)
         for record in records:
-            if record["code"] != "OK":
+            if record["code"] != "OK" or "verdict" in record:  # a diagnosis signs and verifies nothing
                 continue
             if "notification_result" in record:
                 m.child(m.notifications, record["app_id"], record["notification_result"],

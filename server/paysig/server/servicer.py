@@ -13,6 +13,7 @@ from paysig.v1 import signer_pb2 as pb
 from paysig.v1 import signer_pb2_grpc
 
 from .errors import Code, PaysigError
+from .ops.diagnose_signature import diagnose_signature
 from .ops.sign_api_call import sign_api_call
 from .ops.sign_order import sign_order
 from .ops.verify_notification import verify_notification
@@ -118,3 +119,4 @@ class SignerServicer(signer_pb2_grpc.SignerServiceServicer):
                              pb.SignOrderResult, fast=True)
     BatchSignApiCalls = _batch("BatchSignApiCalls", "SignApiCall", sign_api_call, pb.BatchSignApiCallsResponse,
                                pb.SignApiCallResult)
+    DiagnoseSignature = _rpc("DiagnoseSignature", diagnose_signature)

@@ -96,6 +96,10 @@ class Client {
   // a response or an item error. A non-OK Status concerns the whole batch.
   Status BatchSignOrders(const v1::BatchSignOrdersRequest& request, v1::BatchSignOrdersResponse* response) const;
   Status BatchSignApiCalls(const v1::BatchSignApiCallsRequest& request, v1::BatchSignApiCallsResponse* response) const;
+  // Explains why WeChat rejected a signature: the known mistakes that
+  // reproduce it (response->verdict(), response->findings()). Its own RPC in
+  // the caller's grants.
+  Status DiagnoseSignature(const v1::DiagnoseSignatureRequest& request, v1::DiagnoseSignatureResponse* response) const;
   // Checks the PayEventSig of a raw mini-game payment push for app_id.
   Status VerifyEvent(const std::string& app_id, const std::string& raw_notification,
                      v1::VerifySignatureResponse* response) const;

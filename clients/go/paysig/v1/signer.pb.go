@@ -514,6 +514,67 @@ func (NotificationFormat) EnumDescriptor() ([]byte, []int) {
 	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{7}
 }
 
+// DiagnosisVerdict is what DiagnoseSignature concluded about the signature.
+type DiagnosisVerdict int32
+
+const (
+	// Never returned.
+	DiagnosisVerdict_DIAGNOSIS_VERDICT_UNSPECIFIED DiagnosisVerdict = 0
+	// The signature is right for the bytes and method sent, with the newest
+	// key of the env the payload names: the problem is elsewhere (see
+	// error_code_meaning and any PAYLOAD_RULE finding).
+	DiagnosisVerdict_DIAGNOSIS_VERDICT_VALID DiagnosisVerdict = 1
+	// One or more findings reproduce the signature exactly.
+	DiagnosisVerdict_DIAGNOSIS_VERDICT_EXPLAINED DiagnosisVerdict = 2
+	// No key and no variant tried gives this signature: it was made with a
+	// key paysig does not hold, over other bytes, or by a mistake outside
+	// the documented set.
+	DiagnosisVerdict_DIAGNOSIS_VERDICT_UNEXPLAINED DiagnosisVerdict = 3
+)
+
+// Enum value maps for DiagnosisVerdict.
+var (
+	DiagnosisVerdict_name = map[int32]string{
+		0: "DIAGNOSIS_VERDICT_UNSPECIFIED",
+		1: "DIAGNOSIS_VERDICT_VALID",
+		2: "DIAGNOSIS_VERDICT_EXPLAINED",
+		3: "DIAGNOSIS_VERDICT_UNEXPLAINED",
+	}
+	DiagnosisVerdict_value = map[string]int32{
+		"DIAGNOSIS_VERDICT_UNSPECIFIED": 0,
+		"DIAGNOSIS_VERDICT_VALID":       1,
+		"DIAGNOSIS_VERDICT_EXPLAINED":   2,
+		"DIAGNOSIS_VERDICT_UNEXPLAINED": 3,
+	}
+)
+
+func (x DiagnosisVerdict) Enum() *DiagnosisVerdict {
+	p := new(DiagnosisVerdict)
+	*p = x
+	return p
+}
+
+func (x DiagnosisVerdict) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DiagnosisVerdict) Descriptor() protoreflect.EnumDescriptor {
+	return file_paysig_v1_signer_proto_enumTypes[8].Descriptor()
+}
+
+func (DiagnosisVerdict) Type() protoreflect.EnumType {
+	return &file_paysig_v1_signer_proto_enumTypes[8]
+}
+
+func (x DiagnosisVerdict) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DiagnosisVerdict.Descriptor instead.
+func (DiagnosisVerdict) EnumDescriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{8}
+}
+
 // Order holds the typed fields of a signData. Which fields apply depends on
 // the app's kind and the payment API; a field that does not apply must be
 // left unset (INVALID_ARGUMENT otherwise), so nothing is silently dropped.
@@ -2856,6 +2917,341 @@ func (x *TeamInfo) GetTeamAction() string {
 	return ""
 }
 
+// DiagnoseSignatureRequest is what a team sent to WeChat and what WeChat
+// answered. The variants tried are: uppercase hex; the newest key of the env
+// the payload names, its older versions, the other env's keys and the
+// session_key (AppKeys for USER_SIGNATURE); the method as given, without
+// its leading "/", with host, with the other client method name,
+// "/xpay/"-prefixed or "wx."-prefixed; "&amp;" as the separator; and the
+// payload re-serialised (compact, spaces after separators, escaped "/",
+// escaped non-ASCII, Go's HTML escapes, sorted keys, WeChat's documented
+// field order, indented, with or without a trailing newline). One message
+// mistake is tried at a time, with every key.
+type DiagnoseSignatureRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The app as named in the server's config; the caller must be
+	// granted it, and only its keys are tried.
+	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	// Required. Which signature WeChat rejected (or the team could not verify,
+	// for SIGNATURE_SCHEME_EVENT).
+	Scheme SignatureScheme `protobuf:"varint,2,opt,name=scheme,proto3,enum=paysig.v1.SignatureScheme" json:"scheme,omitempty"`
+	// Required for PAY_SIG and EVENT, optional for USER_SIGNATURE. The method
+	// as the team used it: "requestMidasPaymentGameItem",
+	// "requestVirtualPayment", an API URI (with or without host, query string
+	// or leading "/": such mistakes are findings), or the event name. At most
+	// 1024 characters without control characters. Only its path part is
+	// audited.
+	Method string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	// Required. Exactly the bytes that were sent (signData, API body, or a
+	// notification's Payload), at most 64 KiB. Never logged.
+	Payload string `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`
+	// Required. The rejected signature: 64 hex characters in any case, or the
+	// base64 of the 32-byte HMAC. Never logged (only a fingerprint).
+	Signature string `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	// Optional. The user's session_key: required to diagnose a
+	// USER_SIGNATURE as valid, and tried as a swapped key for PAY_SIG and
+	// EVENT. 1 to 256 printable ASCII characters. Never logged or returned.
+	SessionKey string `protobuf:"bytes,6,opt,name=session_key,json=sessionKey,proto3" json:"session_key,omitempty"`
+	// Optional. The env the team meant to pay in. The key that should have
+	// signed is always the one of the env the payload names (no env field:
+	// production, as WeChat reads it); when this names another env, an
+	// ENV_NOT_IN_PAYLOAD finding says so. Unset for USER_SIGNATURE.
+	Env Env `protobuf:"varint,7,opt,name=env,proto3,enum=paysig.v1.Env" json:"env,omitempty"`
+	// Optional. The errcode (or client error code) WeChat answered, e.g.
+	// -15014 or 268490003; explained in error_code_meaning for the API the
+	// method names.
+	WechatErrorCode *int32 `protobuf:"varint,8,opt,name=wechat_error_code,json=wechatErrorCode,proto3,oneof" json:"wechat_error_code,omitempty"`
+	// Optional. WeChat's errmsg, at most 1024 characters. For /xpay/ APIs it
+	// says whether pay_sig or signature failed, which the diagnosis uses.
+	// Never logged.
+	WechatErrorMessage string `protobuf:"bytes,9,opt,name=wechat_error_message,json=wechatErrorMessage,proto3" json:"wechat_error_message,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *DiagnoseSignatureRequest) Reset() {
+	*x = DiagnoseSignatureRequest{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiagnoseSignatureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiagnoseSignatureRequest) ProtoMessage() {}
+
+func (x *DiagnoseSignatureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiagnoseSignatureRequest.ProtoReflect.Descriptor instead.
+func (*DiagnoseSignatureRequest) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DiagnoseSignatureRequest) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *DiagnoseSignatureRequest) GetScheme() SignatureScheme {
+	if x != nil {
+		return x.Scheme
+	}
+	return SignatureScheme_SIGNATURE_SCHEME_UNSPECIFIED
+}
+
+func (x *DiagnoseSignatureRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *DiagnoseSignatureRequest) GetPayload() string {
+	if x != nil {
+		return x.Payload
+	}
+	return ""
+}
+
+func (x *DiagnoseSignatureRequest) GetSignature() string {
+	if x != nil {
+		return x.Signature
+	}
+	return ""
+}
+
+func (x *DiagnoseSignatureRequest) GetSessionKey() string {
+	if x != nil {
+		return x.SessionKey
+	}
+	return ""
+}
+
+func (x *DiagnoseSignatureRequest) GetEnv() Env {
+	if x != nil {
+		return x.Env
+	}
+	return Env_ENV_UNSPECIFIED
+}
+
+func (x *DiagnoseSignatureRequest) GetWechatErrorCode() int32 {
+	if x != nil && x.WechatErrorCode != nil {
+		return *x.WechatErrorCode
+	}
+	return 0
+}
+
+func (x *DiagnoseSignatureRequest) GetWechatErrorMessage() string {
+	if x != nil {
+		return x.WechatErrorMessage
+	}
+	return ""
+}
+
+// DiagnoseSignatureResponse is the diagnosis.
+type DiagnoseSignatureResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Always set: VALID, EXPLAINED or UNEXPLAINED.
+	Verdict DiagnosisVerdict `protobuf:"varint,1,opt,name=verdict,proto3,enum=paysig.v1.DiagnosisVerdict" json:"verdict,omitempty"`
+	// What was found: first how the signature is written, then the findings
+	// that reproduce it, then env, method, error-code and PAYLOAD_RULE
+	// findings. Empty for a plain VALID or UNEXPLAINED.
+	Findings []*DiagnosisFinding `protobuf:"bytes,2,rep,name=findings,proto3" json:"findings,omitempty"`
+	// Set when wechat_error_code was given: what that code means on the API
+	// the method names (the same number means different things per API), or
+	// on each API that uses it when the method names none.
+	ErrorCodeMeaning string `protobuf:"bytes,3,opt,name=error_code_meaning,json=errorCodeMeaning,proto3" json:"error_code_meaning,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DiagnoseSignatureResponse) Reset() {
+	*x = DiagnoseSignatureResponse{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiagnoseSignatureResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiagnoseSignatureResponse) ProtoMessage() {}
+
+func (x *DiagnoseSignatureResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiagnoseSignatureResponse.ProtoReflect.Descriptor instead.
+func (*DiagnoseSignatureResponse) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DiagnoseSignatureResponse) GetVerdict() DiagnosisVerdict {
+	if x != nil {
+		return x.Verdict
+	}
+	return DiagnosisVerdict_DIAGNOSIS_VERDICT_UNSPECIFIED
+}
+
+func (x *DiagnoseSignatureResponse) GetFindings() []*DiagnosisFinding {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
+func (x *DiagnoseSignatureResponse) GetErrorCodeMeaning() string {
+	if x != nil {
+		return x.ErrorCodeMeaning
+	}
+	return ""
+}
+
+// DiagnosisFinding is one mistake found.
+type DiagnosisFinding struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Always set. A stable code: UPPERCASE_HEX, BASE64_SIGNATURE,
+	// WRONG_ENV_KEY, RETIRED_KEY_VERSION, KEYS_SWAPPED, URI_MISSING_SLASH,
+	// URI_WITH_QUERY, URI_WITH_HOST, HTML_ESCAPED_AMPERSAND, WRONG_METHOD,
+	// METHOD_IN_USER_SIGNATURE, RESERIALIZED_PAYLOAD, PAYLOAD_RULE,
+	// ENV_NOT_IN_PAYLOAD, USER_SIGNATURE_REQUIRED, OTHER_SIGNATURE_REJECTED,
+	// KEY_NOT_CONFIGURED.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Always set. What is wrong and what to do, for a person.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Set only where it reveals nothing the caller could not compute: the
+	// lowercase hex of the given signature, or a user signature (the
+	// session_key came with the request). A paySig or PayEventSig is never
+	// returned: sign expected_payload with SignOrder or SignApiCall.
+	ExpectedSignature string `protobuf:"bytes,3,opt,name=expected_signature,json=expectedSignature,proto3" json:"expected_signature,omitempty"`
+	// Set when the bytes to send (or sign) differ from the payload: the
+	// serialisation that was signed (RESERIALIZED_PAYLOAD), or the payload
+	// with its JSON types, offerId and stray fields corrected, or decoded once
+	// when it was JSON-encoded twice (PAYLOAD_RULE), compact.
+	ExpectedPayload string `protobuf:"bytes,4,opt,name=expected_payload,json=expectedPayload,proto3" json:"expected_payload,omitempty"`
+	// Set when the method must change: the method (or URI path) to sign.
+	ExpectedMethod string `protobuf:"bytes,5,opt,name=expected_method,json=expectedMethod,proto3" json:"expected_method,omitempty"`
+	// For key findings: the env of the configured AppKey that made the
+	// signature; ENV_UNSPECIFIED otherwise.
+	KeyEnv Env `protobuf:"varint,6,opt,name=key_env,json=keyEnv,proto3,enum=paysig.v1.Env" json:"key_env,omitempty"`
+	// For key findings: the configured version of that AppKey; 0 otherwise.
+	KeyVersion uint32 `protobuf:"varint,7,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
+	// For PAYLOAD_RULE: the payload field that breaks the rule, e.g.
+	// "offerId"; empty otherwise.
+	Field         string `protobuf:"bytes,8,opt,name=field,proto3" json:"field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiagnosisFinding) Reset() {
+	*x = DiagnosisFinding{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiagnosisFinding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiagnosisFinding) ProtoMessage() {}
+
+func (x *DiagnosisFinding) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiagnosisFinding.ProtoReflect.Descriptor instead.
+func (*DiagnosisFinding) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DiagnosisFinding) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *DiagnosisFinding) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *DiagnosisFinding) GetExpectedSignature() string {
+	if x != nil {
+		return x.ExpectedSignature
+	}
+	return ""
+}
+
+func (x *DiagnosisFinding) GetExpectedPayload() string {
+	if x != nil {
+		return x.ExpectedPayload
+	}
+	return ""
+}
+
+func (x *DiagnosisFinding) GetExpectedMethod() string {
+	if x != nil {
+		return x.ExpectedMethod
+	}
+	return ""
+}
+
+func (x *DiagnosisFinding) GetKeyEnv() Env {
+	if x != nil {
+		return x.KeyEnv
+	}
+	return Env_ENV_UNSPECIFIED
+}
+
+func (x *DiagnosisFinding) GetKeyVersion() uint32 {
+	if x != nil {
+		return x.KeyVersion
+	}
+	return 0
+}
+
+func (x *DiagnosisFinding) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
 var File_paysig_v1_signer_proto protoreflect.FileDescriptor
 
 const file_paysig_v1_signer_proto_rawDesc = "" +
@@ -3052,7 +3448,33 @@ const file_paysig_v1_signer_proto_rawDesc = "" +
 	"\ateam_id\x18\x02 \x01(\tR\x06teamId\x12\x1b\n" +
 	"\tteam_type\x18\x03 \x01(\tR\bteamType\x12\x1f\n" +
 	"\vteam_action\x18\x04 \x01(\tR\n" +
-	"teamAction*?\n" +
+	"teamAction\"\xf1\x02\n" +
+	"\x18DiagnoseSignatureRequest\x12\x15\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x122\n" +
+	"\x06scheme\x18\x02 \x01(\x0e2\x1a.paysig.v1.SignatureSchemeR\x06scheme\x12\x16\n" +
+	"\x06method\x18\x03 \x01(\tR\x06method\x12\x18\n" +
+	"\apayload\x18\x04 \x01(\tR\apayload\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\tR\tsignature\x12\x1f\n" +
+	"\vsession_key\x18\x06 \x01(\tR\n" +
+	"sessionKey\x12 \n" +
+	"\x03env\x18\a \x01(\x0e2\x0e.paysig.v1.EnvR\x03env\x12/\n" +
+	"\x11wechat_error_code\x18\b \x01(\x05H\x00R\x0fwechatErrorCode\x88\x01\x01\x120\n" +
+	"\x14wechat_error_message\x18\t \x01(\tR\x12wechatErrorMessageB\x14\n" +
+	"\x12_wechat_error_code\"\xb9\x01\n" +
+	"\x19DiagnoseSignatureResponse\x125\n" +
+	"\averdict\x18\x01 \x01(\x0e2\x1b.paysig.v1.DiagnosisVerdictR\averdict\x127\n" +
+	"\bfindings\x18\x02 \x03(\v2\x1b.paysig.v1.DiagnosisFindingR\bfindings\x12,\n" +
+	"\x12error_code_meaning\x18\x03 \x01(\tR\x10errorCodeMeaning\"\xa3\x02\n" +
+	"\x10DiagnosisFinding\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12-\n" +
+	"\x12expected_signature\x18\x03 \x01(\tR\x11expectedSignature\x12)\n" +
+	"\x10expected_payload\x18\x04 \x01(\tR\x0fexpectedPayload\x12'\n" +
+	"\x0fexpected_method\x18\x05 \x01(\tR\x0eexpectedMethod\x12'\n" +
+	"\akey_env\x18\x06 \x01(\x0e2\x0e.paysig.v1.EnvR\x06keyEnv\x12\x1f\n" +
+	"\vkey_version\x18\a \x01(\rR\n" +
+	"keyVersion\x12\x14\n" +
+	"\x05field\x18\b \x01(\tR\x05field*?\n" +
 	"\x03Env\x12\x13\n" +
 	"\x0fENV_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENV_PRODUCTION\x10\x01\x12\x0f\n" +
@@ -3091,14 +3513,20 @@ const file_paysig_v1_signer_proto_rawDesc = "" +
 	"\x12NotificationFormat\x12#\n" +
 	"\x1fNOTIFICATION_FORMAT_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18NOTIFICATION_FORMAT_JSON\x10\x01\x12\x1b\n" +
-	"\x17NOTIFICATION_FORMAT_XML\x10\x022\x9c\x04\n" +
+	"\x17NOTIFICATION_FORMAT_XML\x10\x02*\x96\x01\n" +
+	"\x10DiagnosisVerdict\x12!\n" +
+	"\x1dDIAGNOSIS_VERDICT_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17DIAGNOSIS_VERDICT_VALID\x10\x01\x12\x1f\n" +
+	"\x1bDIAGNOSIS_VERDICT_EXPLAINED\x10\x02\x12!\n" +
+	"\x1dDIAGNOSIS_VERDICT_UNEXPLAINED\x10\x032\xfc\x04\n" +
 	"\rSignerService\x12F\n" +
 	"\tSignOrder\x12\x1b.paysig.v1.SignOrderRequest\x1a\x1c.paysig.v1.SignOrderResponse\x12L\n" +
 	"\vSignApiCall\x12\x1d.paysig.v1.SignApiCallRequest\x1a\x1e.paysig.v1.SignApiCallResponse\x12X\n" +
 	"\x0fVerifySignature\x12!.paysig.v1.VerifySignatureRequest\x1a\".paysig.v1.VerifySignatureResponse\x12X\n" +
 	"\x0fBatchSignOrders\x12!.paysig.v1.BatchSignOrdersRequest\x1a\".paysig.v1.BatchSignOrdersResponse\x12^\n" +
 	"\x11BatchSignApiCalls\x12#.paysig.v1.BatchSignApiCallsRequest\x1a$.paysig.v1.BatchSignApiCallsResponse\x12a\n" +
-	"\x12VerifyNotification\x12$.paysig.v1.VerifyNotificationRequest\x1a%.paysig.v1.VerifyNotificationResponseB8Z6github.com/paysig/paysig/clients/go/paysig/v1;paysigv1b\x06proto3"
+	"\x12VerifyNotification\x12$.paysig.v1.VerifyNotificationRequest\x1a%.paysig.v1.VerifyNotificationResponse\x12^\n" +
+	"\x11DiagnoseSignature\x12#.paysig.v1.DiagnoseSignatureRequest\x1a$.paysig.v1.DiagnoseSignatureResponseB8Z6github.com/paysig/paysig/clients/go/paysig/v1;paysigv1b\x06proto3"
 
 var (
 	file_paysig_v1_signer_proto_rawDescOnce sync.Once
@@ -3112,8 +3540,8 @@ func file_paysig_v1_signer_proto_rawDescGZIP() []byte {
 	return file_paysig_v1_signer_proto_rawDescData
 }
 
-var file_paysig_v1_signer_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_paysig_v1_signer_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_paysig_v1_signer_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_paysig_v1_signer_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_paysig_v1_signer_proto_goTypes = []any{
 	(Env)(0),                           // 0: paysig.v1.Env
 	(PaymentApi)(0),                    // 1: paysig.v1.PaymentApi
@@ -3123,37 +3551,41 @@ var file_paysig_v1_signer_proto_goTypes = []any{
 	(NotificationResult)(0),            // 5: paysig.v1.NotificationResult
 	(NotificationKind)(0),              // 6: paysig.v1.NotificationKind
 	(NotificationFormat)(0),            // 7: paysig.v1.NotificationFormat
-	(*Order)(nil),                      // 8: paysig.v1.Order
-	(*SignOrderRequest)(nil),           // 9: paysig.v1.SignOrderRequest
-	(*SignOrderResponse)(nil),          // 10: paysig.v1.SignOrderResponse
-	(*SignApiCallRequest)(nil),         // 11: paysig.v1.SignApiCallRequest
-	(*SignApiCallResponse)(nil),        // 12: paysig.v1.SignApiCallResponse
-	(*VerifySignatureRequest)(nil),     // 13: paysig.v1.VerifySignatureRequest
-	(*VerifySignatureResponse)(nil),    // 14: paysig.v1.VerifySignatureResponse
-	(*ItemError)(nil),                  // 15: paysig.v1.ItemError
-	(*ItemFieldViolation)(nil),         // 16: paysig.v1.ItemFieldViolation
-	(*BatchSignOrdersRequest)(nil),     // 17: paysig.v1.BatchSignOrdersRequest
-	(*BatchSignOrdersResponse)(nil),    // 18: paysig.v1.BatchSignOrdersResponse
-	(*SignOrderResult)(nil),            // 19: paysig.v1.SignOrderResult
-	(*BatchSignApiCallsRequest)(nil),   // 20: paysig.v1.BatchSignApiCallsRequest
-	(*BatchSignApiCallsResponse)(nil),  // 21: paysig.v1.BatchSignApiCallsResponse
-	(*SignApiCallResult)(nil),          // 22: paysig.v1.SignApiCallResult
-	(*VerifyNotificationRequest)(nil),  // 23: paysig.v1.VerifyNotificationRequest
-	(*VerifyNotificationResponse)(nil), // 24: paysig.v1.VerifyNotificationResponse
-	(*HttpReply)(nil),                  // 25: paysig.v1.HttpReply
-	(*Notification)(nil),               // 26: paysig.v1.Notification
-	(*NotificationGoods)(nil),          // 27: paysig.v1.NotificationGoods
-	(*NotificationCoin)(nil),           // 28: paysig.v1.NotificationCoin
-	(*NotificationRefund)(nil),         // 29: paysig.v1.NotificationRefund
-	(*NotificationComplaint)(nil),      // 30: paysig.v1.NotificationComplaint
-	(*WeChatPayInfo)(nil),              // 31: paysig.v1.WeChatPayInfo
-	(*TeamInfo)(nil),                   // 32: paysig.v1.TeamInfo
+	(DiagnosisVerdict)(0),              // 8: paysig.v1.DiagnosisVerdict
+	(*Order)(nil),                      // 9: paysig.v1.Order
+	(*SignOrderRequest)(nil),           // 10: paysig.v1.SignOrderRequest
+	(*SignOrderResponse)(nil),          // 11: paysig.v1.SignOrderResponse
+	(*SignApiCallRequest)(nil),         // 12: paysig.v1.SignApiCallRequest
+	(*SignApiCallResponse)(nil),        // 13: paysig.v1.SignApiCallResponse
+	(*VerifySignatureRequest)(nil),     // 14: paysig.v1.VerifySignatureRequest
+	(*VerifySignatureResponse)(nil),    // 15: paysig.v1.VerifySignatureResponse
+	(*ItemError)(nil),                  // 16: paysig.v1.ItemError
+	(*ItemFieldViolation)(nil),         // 17: paysig.v1.ItemFieldViolation
+	(*BatchSignOrdersRequest)(nil),     // 18: paysig.v1.BatchSignOrdersRequest
+	(*BatchSignOrdersResponse)(nil),    // 19: paysig.v1.BatchSignOrdersResponse
+	(*SignOrderResult)(nil),            // 20: paysig.v1.SignOrderResult
+	(*BatchSignApiCallsRequest)(nil),   // 21: paysig.v1.BatchSignApiCallsRequest
+	(*BatchSignApiCallsResponse)(nil),  // 22: paysig.v1.BatchSignApiCallsResponse
+	(*SignApiCallResult)(nil),          // 23: paysig.v1.SignApiCallResult
+	(*VerifyNotificationRequest)(nil),  // 24: paysig.v1.VerifyNotificationRequest
+	(*VerifyNotificationResponse)(nil), // 25: paysig.v1.VerifyNotificationResponse
+	(*HttpReply)(nil),                  // 26: paysig.v1.HttpReply
+	(*Notification)(nil),               // 27: paysig.v1.Notification
+	(*NotificationGoods)(nil),          // 28: paysig.v1.NotificationGoods
+	(*NotificationCoin)(nil),           // 29: paysig.v1.NotificationCoin
+	(*NotificationRefund)(nil),         // 30: paysig.v1.NotificationRefund
+	(*NotificationComplaint)(nil),      // 31: paysig.v1.NotificationComplaint
+	(*WeChatPayInfo)(nil),              // 32: paysig.v1.WeChatPayInfo
+	(*TeamInfo)(nil),                   // 33: paysig.v1.TeamInfo
+	(*DiagnoseSignatureRequest)(nil),   // 34: paysig.v1.DiagnoseSignatureRequest
+	(*DiagnoseSignatureResponse)(nil),  // 35: paysig.v1.DiagnoseSignatureResponse
+	(*DiagnosisFinding)(nil),           // 36: paysig.v1.DiagnosisFinding
 }
 var file_paysig_v1_signer_proto_depIdxs = []int32{
 	0,  // 0: paysig.v1.SignOrderRequest.env:type_name -> paysig.v1.Env
 	1,  // 1: paysig.v1.SignOrderRequest.api:type_name -> paysig.v1.PaymentApi
 	2,  // 2: paysig.v1.SignOrderRequest.mode:type_name -> paysig.v1.VirtualPaymentMode
-	8,  // 3: paysig.v1.SignOrderRequest.order:type_name -> paysig.v1.Order
+	9,  // 3: paysig.v1.SignOrderRequest.order:type_name -> paysig.v1.Order
 	0,  // 4: paysig.v1.SignOrderResponse.env:type_name -> paysig.v1.Env
 	0,  // 5: paysig.v1.SignApiCallRequest.env:type_name -> paysig.v1.Env
 	0,  // 6: paysig.v1.SignApiCallResponse.env:type_name -> paysig.v1.Env
@@ -3161,45 +3593,52 @@ var file_paysig_v1_signer_proto_depIdxs = []int32{
 	3,  // 8: paysig.v1.VerifySignatureRequest.scheme:type_name -> paysig.v1.SignatureScheme
 	4,  // 9: paysig.v1.VerifySignatureResponse.result:type_name -> paysig.v1.VerifyResult
 	0,  // 10: paysig.v1.VerifySignatureResponse.env:type_name -> paysig.v1.Env
-	16, // 11: paysig.v1.ItemError.violations:type_name -> paysig.v1.ItemFieldViolation
-	9,  // 12: paysig.v1.BatchSignOrdersRequest.requests:type_name -> paysig.v1.SignOrderRequest
-	19, // 13: paysig.v1.BatchSignOrdersResponse.results:type_name -> paysig.v1.SignOrderResult
-	10, // 14: paysig.v1.SignOrderResult.response:type_name -> paysig.v1.SignOrderResponse
-	15, // 15: paysig.v1.SignOrderResult.error:type_name -> paysig.v1.ItemError
-	11, // 16: paysig.v1.BatchSignApiCallsRequest.requests:type_name -> paysig.v1.SignApiCallRequest
-	22, // 17: paysig.v1.BatchSignApiCallsResponse.results:type_name -> paysig.v1.SignApiCallResult
-	12, // 18: paysig.v1.SignApiCallResult.response:type_name -> paysig.v1.SignApiCallResponse
-	15, // 19: paysig.v1.SignApiCallResult.error:type_name -> paysig.v1.ItemError
+	17, // 11: paysig.v1.ItemError.violations:type_name -> paysig.v1.ItemFieldViolation
+	10, // 12: paysig.v1.BatchSignOrdersRequest.requests:type_name -> paysig.v1.SignOrderRequest
+	20, // 13: paysig.v1.BatchSignOrdersResponse.results:type_name -> paysig.v1.SignOrderResult
+	11, // 14: paysig.v1.SignOrderResult.response:type_name -> paysig.v1.SignOrderResponse
+	16, // 15: paysig.v1.SignOrderResult.error:type_name -> paysig.v1.ItemError
+	12, // 16: paysig.v1.BatchSignApiCallsRequest.requests:type_name -> paysig.v1.SignApiCallRequest
+	23, // 17: paysig.v1.BatchSignApiCallsResponse.results:type_name -> paysig.v1.SignApiCallResult
+	13, // 18: paysig.v1.SignApiCallResult.response:type_name -> paysig.v1.SignApiCallResponse
+	16, // 19: paysig.v1.SignApiCallResult.error:type_name -> paysig.v1.ItemError
 	5,  // 20: paysig.v1.VerifyNotificationResponse.result:type_name -> paysig.v1.NotificationResult
-	25, // 21: paysig.v1.VerifyNotificationResponse.ack:type_name -> paysig.v1.HttpReply
-	25, // 22: paysig.v1.VerifyNotificationResponse.nack:type_name -> paysig.v1.HttpReply
-	26, // 23: paysig.v1.VerifyNotificationResponse.notification:type_name -> paysig.v1.Notification
+	26, // 21: paysig.v1.VerifyNotificationResponse.ack:type_name -> paysig.v1.HttpReply
+	26, // 22: paysig.v1.VerifyNotificationResponse.nack:type_name -> paysig.v1.HttpReply
+	27, // 23: paysig.v1.VerifyNotificationResponse.notification:type_name -> paysig.v1.Notification
 	0,  // 24: paysig.v1.Notification.env:type_name -> paysig.v1.Env
 	6,  // 25: paysig.v1.Notification.kind:type_name -> paysig.v1.NotificationKind
 	7,  // 26: paysig.v1.Notification.format:type_name -> paysig.v1.NotificationFormat
-	27, // 27: paysig.v1.Notification.goods:type_name -> paysig.v1.NotificationGoods
-	28, // 28: paysig.v1.Notification.coin:type_name -> paysig.v1.NotificationCoin
-	29, // 29: paysig.v1.Notification.refund:type_name -> paysig.v1.NotificationRefund
-	30, // 30: paysig.v1.Notification.complaint:type_name -> paysig.v1.NotificationComplaint
-	31, // 31: paysig.v1.Notification.wechat_pay:type_name -> paysig.v1.WeChatPayInfo
-	32, // 32: paysig.v1.Notification.team:type_name -> paysig.v1.TeamInfo
-	9,  // 33: paysig.v1.SignerService.SignOrder:input_type -> paysig.v1.SignOrderRequest
-	11, // 34: paysig.v1.SignerService.SignApiCall:input_type -> paysig.v1.SignApiCallRequest
-	13, // 35: paysig.v1.SignerService.VerifySignature:input_type -> paysig.v1.VerifySignatureRequest
-	17, // 36: paysig.v1.SignerService.BatchSignOrders:input_type -> paysig.v1.BatchSignOrdersRequest
-	20, // 37: paysig.v1.SignerService.BatchSignApiCalls:input_type -> paysig.v1.BatchSignApiCallsRequest
-	23, // 38: paysig.v1.SignerService.VerifyNotification:input_type -> paysig.v1.VerifyNotificationRequest
-	10, // 39: paysig.v1.SignerService.SignOrder:output_type -> paysig.v1.SignOrderResponse
-	12, // 40: paysig.v1.SignerService.SignApiCall:output_type -> paysig.v1.SignApiCallResponse
-	14, // 41: paysig.v1.SignerService.VerifySignature:output_type -> paysig.v1.VerifySignatureResponse
-	18, // 42: paysig.v1.SignerService.BatchSignOrders:output_type -> paysig.v1.BatchSignOrdersResponse
-	21, // 43: paysig.v1.SignerService.BatchSignApiCalls:output_type -> paysig.v1.BatchSignApiCallsResponse
-	24, // 44: paysig.v1.SignerService.VerifyNotification:output_type -> paysig.v1.VerifyNotificationResponse
-	39, // [39:45] is the sub-list for method output_type
-	33, // [33:39] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	28, // 27: paysig.v1.Notification.goods:type_name -> paysig.v1.NotificationGoods
+	29, // 28: paysig.v1.Notification.coin:type_name -> paysig.v1.NotificationCoin
+	30, // 29: paysig.v1.Notification.refund:type_name -> paysig.v1.NotificationRefund
+	31, // 30: paysig.v1.Notification.complaint:type_name -> paysig.v1.NotificationComplaint
+	32, // 31: paysig.v1.Notification.wechat_pay:type_name -> paysig.v1.WeChatPayInfo
+	33, // 32: paysig.v1.Notification.team:type_name -> paysig.v1.TeamInfo
+	3,  // 33: paysig.v1.DiagnoseSignatureRequest.scheme:type_name -> paysig.v1.SignatureScheme
+	0,  // 34: paysig.v1.DiagnoseSignatureRequest.env:type_name -> paysig.v1.Env
+	8,  // 35: paysig.v1.DiagnoseSignatureResponse.verdict:type_name -> paysig.v1.DiagnosisVerdict
+	36, // 36: paysig.v1.DiagnoseSignatureResponse.findings:type_name -> paysig.v1.DiagnosisFinding
+	0,  // 37: paysig.v1.DiagnosisFinding.key_env:type_name -> paysig.v1.Env
+	10, // 38: paysig.v1.SignerService.SignOrder:input_type -> paysig.v1.SignOrderRequest
+	12, // 39: paysig.v1.SignerService.SignApiCall:input_type -> paysig.v1.SignApiCallRequest
+	14, // 40: paysig.v1.SignerService.VerifySignature:input_type -> paysig.v1.VerifySignatureRequest
+	18, // 41: paysig.v1.SignerService.BatchSignOrders:input_type -> paysig.v1.BatchSignOrdersRequest
+	21, // 42: paysig.v1.SignerService.BatchSignApiCalls:input_type -> paysig.v1.BatchSignApiCallsRequest
+	24, // 43: paysig.v1.SignerService.VerifyNotification:input_type -> paysig.v1.VerifyNotificationRequest
+	34, // 44: paysig.v1.SignerService.DiagnoseSignature:input_type -> paysig.v1.DiagnoseSignatureRequest
+	11, // 45: paysig.v1.SignerService.SignOrder:output_type -> paysig.v1.SignOrderResponse
+	13, // 46: paysig.v1.SignerService.SignApiCall:output_type -> paysig.v1.SignApiCallResponse
+	15, // 47: paysig.v1.SignerService.VerifySignature:output_type -> paysig.v1.VerifySignatureResponse
+	19, // 48: paysig.v1.SignerService.BatchSignOrders:output_type -> paysig.v1.BatchSignOrdersResponse
+	22, // 49: paysig.v1.SignerService.BatchSignApiCalls:output_type -> paysig.v1.BatchSignApiCallsResponse
+	25, // 50: paysig.v1.SignerService.VerifyNotification:output_type -> paysig.v1.VerifyNotificationResponse
+	35, // 51: paysig.v1.SignerService.DiagnoseSignature:output_type -> paysig.v1.DiagnoseSignatureResponse
+	45, // [45:52] is the sub-list for method output_type
+	38, // [38:45] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_paysig_v1_signer_proto_init() }
@@ -3216,13 +3655,14 @@ func file_paysig_v1_signer_proto_init() {
 		(*SignApiCallResult_Response)(nil),
 		(*SignApiCallResult_Error)(nil),
 	}
+	file_paysig_v1_signer_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysig_v1_signer_proto_rawDesc), len(file_paysig_v1_signer_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   25,
+			NumEnums:      9,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,7 @@ const (
 	SignerService_BatchSignOrders_FullMethodName    = "/paysig.v1.SignerService/BatchSignOrders"
 	SignerService_BatchSignApiCalls_FullMethodName  = "/paysig.v1.SignerService/BatchSignApiCalls"
 	SignerService_VerifyNotification_FullMethodName = "/paysig.v1.SignerService/VerifyNotification"
+	SignerService_DiagnoseSignature_FullMethodName  = "/paysig.v1.SignerService/DiagnoseSignature"
 )
 
 // SignerServiceClient is the client API for SignerService service.
@@ -103,6 +104,13 @@ type SignerServiceClient interface {
 	// GET without echostr); NOT_FOUND for an unknown app; FAILED_PRECONDITION
 	// (reason PUSH_NOT_CONFIGURED) for an app without an [apps.push] table.
 	VerifyNotification(ctx context.Context, in *VerifyNotificationRequest, opts ...grpc.CallOption) (*VerifyNotificationResponse, error)
+	// Explains why WeChat rejected a signature: tries the keys of the named app
+	// (every configured version of each env, and the session_key when given)
+	// over the message and a fixed set of known mistaken variants of it, and
+	// names the mistakes that reproduce the signature exactly. Never returns a
+	// paySig or PayEventSig, and reveals nothing about a key beyond which
+	// configured env and version matched. Its own RPC in [[callers]] rpcs.
+	DiagnoseSignature(ctx context.Context, in *DiagnoseSignatureRequest, opts ...grpc.CallOption) (*DiagnoseSignatureResponse, error)
 }
 
 type signerServiceClient struct {
@@ -173,6 +181,16 @@ func (c *signerServiceClient) VerifyNotification(ctx context.Context, in *Verify
 	return out, nil
 }
 
+func (c *signerServiceClient) DiagnoseSignature(ctx context.Context, in *DiagnoseSignatureRequest, opts ...grpc.CallOption) (*DiagnoseSignatureResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiagnoseSignatureResponse)
+	err := c.cc.Invoke(ctx, SignerService_DiagnoseSignature_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SignerServiceServer is the server API for SignerService service.
 // All implementations must embed UnimplementedSignerServiceServer
 // for forward compatibility.
@@ -234,6 +252,13 @@ type SignerServiceServer interface {
 	// GET without echostr); NOT_FOUND for an unknown app; FAILED_PRECONDITION
 	// (reason PUSH_NOT_CONFIGURED) for an app without an [apps.push] table.
 	VerifyNotification(context.Context, *VerifyNotificationRequest) (*VerifyNotificationResponse, error)
+	// Explains why WeChat rejected a signature: tries the keys of the named app
+	// (every configured version of each env, and the session_key when given)
+	// over the message and a fixed set of known mistaken variants of it, and
+	// names the mistakes that reproduce the signature exactly. Never returns a
+	// paySig or PayEventSig, and reveals nothing about a key beyond which
+	// configured env and version matched. Its own RPC in [[callers]] rpcs.
+	DiagnoseSignature(context.Context, *DiagnoseSignatureRequest) (*DiagnoseSignatureResponse, error)
 	mustEmbedUnimplementedSignerServiceServer()
 }
 
@@ -261,6 +286,9 @@ func (UnimplementedSignerServiceServer) BatchSignApiCalls(context.Context, *Batc
 }
 func (UnimplementedSignerServiceServer) VerifyNotification(context.Context, *VerifyNotificationRequest) (*VerifyNotificationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyNotification not implemented")
+}
+func (UnimplementedSignerServiceServer) DiagnoseSignature(context.Context, *DiagnoseSignatureRequest) (*DiagnoseSignatureResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiagnoseSignature not implemented")
 }
 func (UnimplementedSignerServiceServer) mustEmbedUnimplementedSignerServiceServer() {}
 func (UnimplementedSignerServiceServer) testEmbeddedByValue()                       {}
@@ -391,6 +419,24 @@ func _SignerService_VerifyNotification_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SignerService_DiagnoseSignature_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiagnoseSignatureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SignerServiceServer).DiagnoseSignature(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SignerService_DiagnoseSignature_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SignerServiceServer).DiagnoseSignature(ctx, req.(*DiagnoseSignatureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SignerService_ServiceDesc is the grpc.ServiceDesc for SignerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -421,6 +467,10 @@ var SignerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyNotification",
 			Handler:    _SignerService_VerifyNotification_Handler,
+		},
+		{
+			MethodName: "DiagnoseSignature",
+			Handler:    _SignerService_DiagnoseSignature_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

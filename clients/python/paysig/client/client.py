@@ -103,6 +103,11 @@ class Client(_Base):
         the ready-made push handlers."""
         return self._call("VerifyNotification", request, timeout)
 
+    def diagnose_signature(self, request: pb.DiagnoseSignatureRequest, *,
+                           timeout: float | None = None) -> pb.DiagnoseSignatureResponse:
+        """Which known mistake made a signature WeChat rejected (its own RPC in the caller's grants)."""
+        return self._call("DiagnoseSignature", request, timeout)
+
     def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
                           timeout: float | None = None) -> list[pb.SignOrderResult]:
         """Signs up to 1,000 orders; one result (response or error) per request, in order."""
@@ -151,6 +156,11 @@ class AsyncClient(_Base):
     async def verify_notification(self, request: pb.VerifyNotificationRequest, *,
                                   timeout: float | None = None) -> pb.VerifyNotificationResponse:
         return await self._call("VerifyNotification", request, timeout)
+
+    async def diagnose_signature(self, request: pb.DiagnoseSignatureRequest, *,
+                                 timeout: float | None = None) -> pb.DiagnoseSignatureResponse:
+        """Which known mistake made a signature WeChat rejected (its own RPC in the caller's grants)."""
+        return await self._call("DiagnoseSignature", request, timeout)
 
     async def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
                                 timeout: float | None = None) -> list[pb.SignOrderResult]:

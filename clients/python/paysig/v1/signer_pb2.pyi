@@ -60,6 +60,13 @@ class NotificationFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTIFICATION_FORMAT_UNSPECIFIED: _ClassVar[NotificationFormat]
     NOTIFICATION_FORMAT_JSON: _ClassVar[NotificationFormat]
     NOTIFICATION_FORMAT_XML: _ClassVar[NotificationFormat]
+
+class DiagnosisVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DIAGNOSIS_VERDICT_UNSPECIFIED: _ClassVar[DiagnosisVerdict]
+    DIAGNOSIS_VERDICT_VALID: _ClassVar[DiagnosisVerdict]
+    DIAGNOSIS_VERDICT_EXPLAINED: _ClassVar[DiagnosisVerdict]
+    DIAGNOSIS_VERDICT_UNEXPLAINED: _ClassVar[DiagnosisVerdict]
 ENV_UNSPECIFIED: Env
 ENV_PRODUCTION: Env
 ENV_SANDBOX: Env
@@ -90,6 +97,10 @@ NOTIFICATION_KIND_OTHER: NotificationKind
 NOTIFICATION_FORMAT_UNSPECIFIED: NotificationFormat
 NOTIFICATION_FORMAT_JSON: NotificationFormat
 NOTIFICATION_FORMAT_XML: NotificationFormat
+DIAGNOSIS_VERDICT_UNSPECIFIED: DiagnosisVerdict
+DIAGNOSIS_VERDICT_VALID: DiagnosisVerdict
+DIAGNOSIS_VERDICT_EXPLAINED: DiagnosisVerdict
+DIAGNOSIS_VERDICT_UNEXPLAINED: DiagnosisVerdict
 
 class Order(_message.Message):
     __slots__ = ("product_id", "goods_price", "buy_quantity", "out_trade_no", "attach", "currency_type", "platform", "zone_id", "activity_selling_price")
@@ -454,3 +465,55 @@ class TeamInfo(_message.Message):
     team_type: str
     team_action: str
     def __init__(self, activity_id: _Optional[str] = ..., team_id: _Optional[str] = ..., team_type: _Optional[str] = ..., team_action: _Optional[str] = ...) -> None: ...
+
+class DiagnoseSignatureRequest(_message.Message):
+    __slots__ = ("app_id", "scheme", "method", "payload", "signature", "session_key", "env", "wechat_error_code", "wechat_error_message")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_KEY_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    WECHAT_ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    WECHAT_ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    scheme: SignatureScheme
+    method: str
+    payload: str
+    signature: str
+    session_key: str
+    env: Env
+    wechat_error_code: int
+    wechat_error_message: str
+    def __init__(self, app_id: _Optional[str] = ..., scheme: _Optional[_Union[SignatureScheme, str]] = ..., method: _Optional[str] = ..., payload: _Optional[str] = ..., signature: _Optional[str] = ..., session_key: _Optional[str] = ..., env: _Optional[_Union[Env, str]] = ..., wechat_error_code: _Optional[int] = ..., wechat_error_message: _Optional[str] = ...) -> None: ...
+
+class DiagnoseSignatureResponse(_message.Message):
+    __slots__ = ("verdict", "findings", "error_code_meaning")
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_MEANING_FIELD_NUMBER: _ClassVar[int]
+    verdict: DiagnosisVerdict
+    findings: _containers.RepeatedCompositeFieldContainer[DiagnosisFinding]
+    error_code_meaning: str
+    def __init__(self, verdict: _Optional[_Union[DiagnosisVerdict, str]] = ..., findings: _Optional[_Iterable[_Union[DiagnosisFinding, _Mapping]]] = ..., error_code_meaning: _Optional[str] = ...) -> None: ...
+
+class DiagnosisFinding(_message.Message):
+    __slots__ = ("code", "message", "expected_signature", "expected_payload", "expected_method", "key_env", "key_version", "field")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_METHOD_FIELD_NUMBER: _ClassVar[int]
+    KEY_ENV_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    expected_signature: str
+    expected_payload: str
+    expected_method: str
+    key_env: Env
+    key_version: int
+    field: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., expected_signature: _Optional[str] = ..., expected_payload: _Optional[str] = ..., expected_method: _Optional[str] = ..., key_env: _Optional[_Union[Env, str]] = ..., key_version: _Optional[int] = ..., field: _Optional[str] = ...) -> None: ...

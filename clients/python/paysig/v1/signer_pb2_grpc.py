@@ -86,6 +86,11 @@ class SignerServiceStub:
                 request_serializer=paysig_dot_v1_dot_signer__pb2.VerifyNotificationRequest.SerializeToString,
                 response_deserializer=paysig_dot_v1_dot_signer__pb2.VerifyNotificationResponse.FromString,
                 _registered_method=True)
+        self.DiagnoseSignature = channel.unary_unary(
+                '/paysig.v1.SignerService/DiagnoseSignature',
+                request_serializer=paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureRequest.SerializeToString,
+                response_deserializer=paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureResponse.FromString,
+                _registered_method=True)
 
 
 class SignerServiceServicer:
@@ -175,6 +180,18 @@ class SignerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiagnoseSignature(self, request, context):
+        """Explains why WeChat rejected a signature: tries the keys of the named app
+        (every configured version of each env, and the session_key when given)
+        over the message and a fixed set of known mistaken variants of it, and
+        names the mistakes that reproduce the signature exactly. Never returns a
+        paySig or PayEventSig, and reveals nothing about a key beyond which
+        configured env and version matched. Its own RPC in [[callers]] rpcs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SignerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -207,6 +224,11 @@ def add_SignerServiceServicer_to_server(servicer, server):
                     servicer.VerifyNotification,
                     request_deserializer=paysig_dot_v1_dot_signer__pb2.VerifyNotificationRequest.FromString,
                     response_serializer=paysig_dot_v1_dot_signer__pb2.VerifyNotificationResponse.SerializeToString,
+            ),
+            'DiagnoseSignature': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiagnoseSignature,
+                    request_deserializer=paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureRequest.FromString,
+                    response_serializer=paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -393,6 +415,33 @@ class SignerService:
             '/paysig.v1.SignerService/VerifyNotification',
             paysig_dot_v1_dot_signer__pb2.VerifyNotificationRequest.SerializeToString,
             paysig_dot_v1_dot_signer__pb2.VerifyNotificationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiagnoseSignature(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysig.v1.SignerService/DiagnoseSignature',
+            paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureRequest.SerializeToString,
+            paysig_dot_v1_dot_signer__pb2.DiagnoseSignatureResponse.FromString,
             options,
             channel_credentials,
             insecure,

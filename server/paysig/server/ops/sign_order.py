@@ -61,10 +61,7 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
     if not api_known:
         _api_independent(v, app, req.order)
         v.raise_if_any(REQUEST)
-    if req.api == pb.PAYMENT_API_GAME_ITEM:
-        sign_data = _game_item(v, app, env, req)
-    else:
-        sign_data = _virtual_payment(v, app, env, req)
+    sign_data = build_sign_data(v, app, env, req)
     v.raise_if_any(REQUEST)
 
     if env is None:  # superapp: one key; env in signData only with sign_data_env
@@ -85,6 +82,14 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
         env=ENV_TO_PROTO[env],
         client_args_json=COMPACT_JSON.encode(args),
     )
+
+
+def build_sign_data(v: Violations, app: App, env: Env | None, req: pb.SignOrderRequest) -> str:
+    """The signData of ``req`` (whose api fits the app), or "" with the broken
+    rules added to ``v``. DiagnoseSignature checks a team's signData with it."""
+    if req.api == pb.PAYMENT_API_GAME_ITEM:
+        return _game_item(v, app, env, req)
+    return _virtual_payment(v, app, env, req)
 
 
 def _order_env(v: Violations, app: App, value: int) -> Env | None:
