@@ -161,6 +161,40 @@ TEST(Errors, CarryCodeReasonAndEveryViolation) {
   EXPECT_EQ(st.reason, "APP_NOT_FOUND");
 }
 
+TEST(Errors, EveryAnswerHasARequestIdAndNoRetryDelayUnlessSent) {
+  auto client = Connect();
+  v1::SignOrderResponse response;
+  Status ok = client->SignOrder(Order("cpp-rid-ok"), &response);
+  ASSERT_TRUE(ok.ok()) << ok.ToString();
+  v1::BatchSignOrdersResponse batch;
+  Status failed = client->BatchSignOrders(v1::BatchSignOrdersRequest(), &batch);
+  EXPECT_EQ(failed.code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(failed.retry_delay.count(), 0);
+  EXPECT_FALSE(ok.request_id.empty());
+  EXPECT_FALSE(failed.request_id.empty());
+  EXPECT_NE(ok.request_id, failed.request_id);
+}
+
+TEST(Deadlines, APerCallDeadlineOverridesTheClientTimeout) {
+  ClientOptions options;
+  options.timeout = std::chrono::milliseconds(0);  // calls without their own deadline expire at once
+  auto client = Connect(options);
+  v1::SignOrderResponse response;
+  Status st = client->SignOrder(Order("cpp-deadline-1"), &response);
+  EXPECT_EQ(st.code, grpc::StatusCode::DEADLINE_EXCEEDED) << st.ToString();
+  CallOptions generous;
+  generous.deadline = std::chrono::system_clock::now() + std::chrono::seconds(60);
+  st = client->SignOrder(Order("cpp-deadline-2"), &response, generous);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  CallOptions expired;
+  expired.deadline = std::chrono::system_clock::now() - std::chrono::seconds(1);
+  ClientOptions patient;
+  patient.timeout = std::chrono::milliseconds(60000);
+  st = Connect(patient)->SignOrder(Order("cpp-deadline-3"), &response, expired);
+  EXPECT_EQ(st.code, grpc::StatusCode::DEADLINE_EXCEEDED) << st.ToString();
+  EXPECT_EQ(st.request_id, "");
+}
+
 TEST(Events, VerifyEventChecksPayEventSig) {
   auto client = Connect();
   ListValue cases = Cases();
@@ -266,6 +300,7 @@ TEST(Transport, UnreachableServerIsUnavailableWithoutReason) {
   EXPECT_TRUE(st.code == grpc::StatusCode::UNAVAILABLE || st.code == grpc::StatusCode::DEADLINE_EXCEEDED)
       << st.ToString();
   EXPECT_EQ(st.reason, "");
+  EXPECT_EQ(st.request_id, "");
 }
 
 }  // namespace
