@@ -27,6 +27,7 @@ from paysig.v1 import signer_pb2 as pb
 
 from .config_errors import ConfigError, reject_unknown
 from .errors import Code, PaysigError
+from .push_events import audit_request, audit_response
 from .signdata import COMPACT_JSON
 
 MAX_FIELD_CHARS = 128  # bounds what an invalid request can put in a line
@@ -106,6 +107,8 @@ _SCHEME = {v: k for k, v in pb.SignatureScheme.items()}
 
 def request_fields(rpc: str, request: Any) -> dict[str, Any]:
     """The auditable fields of a request: never session_key, body, payload or signature."""
+    if rpc == "VerifyNotification":
+        return audit_request(request)
     fields: dict[str, Any] = {"app_id": _clip(request.app_id), "env": _ENV.get(request.env, str(request.env))}
     if rpc == "SignOrder":
         o = request.order
@@ -122,6 +125,8 @@ def request_fields(rpc: str, request: Any) -> dict[str, Any]:
 def response_fields(rpc: str, response: Any) -> dict[str, Any]:
     if response is None:
         return {}
+    if rpc == "VerifyNotification":
+        return audit_response(response)
     fields: dict[str, Any] = {"key_version": response.key_version, "key_env": _ENV.get(response.env, "")}
     if rpc == "VerifySignature":
         fields["valid"] = response.valid

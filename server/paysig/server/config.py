@@ -31,6 +31,7 @@ from .access import AccessPolicy, AuthMode, parse_access
 from .audit import AuditSettings, parse_audit
 from .config_errors import ConfigError, read_secret_file, reject_unknown
 from .keys import Env, KeyRing, KeyVersion, Secret
+from .push_config import PushConfig, parse_push
 
 __all__ = ["App", "AppKind", "Config", "ConfigError", "load_config", "parse_config"]
 
@@ -47,6 +48,7 @@ class App:
     kind: AppKind
     offer_id: str | None
     keys: Mapping[Env, KeyRing]
+    push: PushConfig | None = None  # [apps.push], see push_config.py
 
     def key_ring(self, env: Env) -> KeyRing | None:
         return self.keys.get(env)
@@ -72,7 +74,7 @@ class Config:
 _APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _OFFER_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_APP_FIELDS = {"app_id", "kind", "offer_id", "keys"}
+_APP_FIELDS = {"app_id", "kind", "offer_id", "keys", "push"}
 _KEY_SOURCES = ("value", "env", "file")
 
 
@@ -150,7 +152,9 @@ def _parse_app(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str])
         for env in allowed_envs
         if env.config_name in raw_keys
     }
-    return App(app_id=app_id, kind=kind, offer_id=offer_id, keys=rings)
+    push = parse_push(raw.get("push"), superapp=kind is AppKind.SUPERAPP, where=f"{where}: push",
+                      parse_ring=lambda r, w: _parse_ring(r, w, base_dir, environ))
+    return App(app_id=app_id, kind=kind, offer_id=offer_id, keys=rings, push=push)
 
 
 def _parse_ring(raw: Any, where: str, base_dir: Path, environ: Mapping[str, str]) -> KeyRing:

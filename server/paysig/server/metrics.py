@@ -31,6 +31,8 @@ class Metrics:
                                   "api (the PaymentApi, or the API URI).", ["app_id", "env", "api"])
         self.verifications = Counter("paysig_verifications", "Signatures checked, by app, scheme and result.",
                                      ["app_id", "scheme", "result"])
+        self.notifications = Counter("paysig_notifications", "Pushes verified (VerifyNotification), by app, result "
+                                     "and reject reason.", ["app_id", "result", "reason"])
         self.audit_failures = Counter("paysig_audit_write_failures",
                                       "Audit writes that failed (the calls are refused when fail-closed).")
         self.key_version = Gauge("paysig_key_version_signing", "The AppKey version that signs, by app and env.",

@@ -171,7 +171,10 @@ class Pipeline:
         for record in records:
             if record["code"] != "OK":
                 continue
-            if "valid" in record:
+            if "notification_result" in record:
+                m.child(m.notifications, record["app_id"], record["notification_result"],
+                        record.get("reject_reason", "")).inc()
+            elif "valid" in record:
                 m.child(m.verifications, record["app_id"], record["scheme"],
                         "valid" if record["valid"] else "invalid").inc()
             else:

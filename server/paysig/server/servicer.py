@@ -15,6 +15,7 @@ from paysig.v1 import signer_pb2_grpc
 from .errors import Code, PaysigError
 from .ops.sign_api_call import sign_api_call
 from .ops.sign_order import sign_order
+from .ops.verify_notification import verify_notification
 from .ops.verify_signature import verify_signature
 from .pipeline import Pipeline, new_request_id
 from .status import to_grpc_status
@@ -112,6 +113,7 @@ class SignerServicer(signer_pb2_grpc.SignerServiceServicer):
     SignOrder = _rpc("SignOrder", sign_order, fast=True)
     SignApiCall = _rpc("SignApiCall", sign_api_call)
     VerifySignature = _rpc("VerifySignature", verify_signature)
+    VerifyNotification = _rpc("VerifyNotification", verify_notification)
     BatchSignOrders = _batch("BatchSignOrders", "SignOrder", sign_order, pb.BatchSignOrdersResponse,
                              pb.SignOrderResult, fast=True)
     BatchSignApiCalls = _batch("BatchSignApiCalls", "SignApiCall", sign_api_call, pb.BatchSignApiCallsResponse,

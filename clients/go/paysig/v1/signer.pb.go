@@ -315,6 +315,199 @@ func (VerifyResult) EnumDescriptor() ([]byte, []int) {
 	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{4}
 }
 
+// NotificationResult is the verdict on a pushed HTTP request.
+type NotificationResult int32
+
+const (
+	// Never returned.
+	NotificationResult_NOTIFICATION_RESULT_UNSPECIFIED NotificationResult = 0
+	// The push is authentic: deliver, then answer ack (or nack when the
+	// delivery failed, so that WeChat retries). Check is_mock first: a mock
+	// push must not be delivered.
+	NotificationResult_NOTIFICATION_RESULT_ACCEPTED NotificationResult = 1
+	// The URL verification handshake (a GET with a valid signature): answer
+	// ack, which carries the echostr verbatim. Nothing to deliver.
+	NotificationResult_NOTIFICATION_RESULT_URL_VERIFICATION NotificationResult = 2
+	// Do not deliver: the push is forged, tampered, malformed or not
+	// allowed by the app's push mode (see reject_reason). Answer nack.
+	NotificationResult_NOTIFICATION_RESULT_REJECTED NotificationResult = 3
+)
+
+// Enum value maps for NotificationResult.
+var (
+	NotificationResult_name = map[int32]string{
+		0: "NOTIFICATION_RESULT_UNSPECIFIED",
+		1: "NOTIFICATION_RESULT_ACCEPTED",
+		2: "NOTIFICATION_RESULT_URL_VERIFICATION",
+		3: "NOTIFICATION_RESULT_REJECTED",
+	}
+	NotificationResult_value = map[string]int32{
+		"NOTIFICATION_RESULT_UNSPECIFIED":      0,
+		"NOTIFICATION_RESULT_ACCEPTED":         1,
+		"NOTIFICATION_RESULT_URL_VERIFICATION": 2,
+		"NOTIFICATION_RESULT_REJECTED":         3,
+	}
+)
+
+func (x NotificationResult) Enum() *NotificationResult {
+	p := new(NotificationResult)
+	*p = x
+	return p
+}
+
+func (x NotificationResult) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NotificationResult) Descriptor() protoreflect.EnumDescriptor {
+	return file_paysig_v1_signer_proto_enumTypes[5].Descriptor()
+}
+
+func (NotificationResult) Type() protoreflect.EnumType {
+	return &file_paysig_v1_signer_proto_enumTypes[5]
+}
+
+func (x NotificationResult) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NotificationResult.Descriptor instead.
+func (NotificationResult) EnumDescriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{5}
+}
+
+// NotificationKind classifies an accepted notification by what the game
+// must do with it.
+type NotificationKind int32
+
+const (
+	// Never returned for an accepted push.
+	NotificationKind_NOTIFICATION_KIND_UNSPECIFIED NotificationKind = 0
+	// An item was paid: minigame_game_pay_goods_deliver_notify,
+	// minigame_h5_goods_deliver_notify, minigame_deliver_h5_pay_products,
+	// xpay_goods_deliver_notify, and the super-app delivery push. Deliver
+	// the goods (fields in goods).
+	NotificationKind_NOTIFICATION_KIND_GOODS_DELIVER NotificationKind = 1
+	// Coins were paid: minigame_coin_deliver_completed,
+	// minigame_recharge_center_coin_deliver_completed, xpay_coin_pay_notify
+	// (fields in coin).
+	NotificationKind_NOTIFICATION_KIND_COIN_DELIVER NotificationKind = 2
+	// A refund: minigame_pay_refund_succ_notify, xpay_refund_notify (fields in
+	// refund).
+	NotificationKind_NOTIFICATION_KIND_REFUND NotificationKind = 3
+	// A user complaint: xpay_complaint_notify (fields in complaint).
+	NotificationKind_NOTIFICATION_KIND_COMPLAINT NotificationKind = 4
+	// A subscription event: xpay_subscribe_signing_result_notify,
+	// xpay_subscribe_pay_fail_notify, xpay_subscribe_ios_refund_query_notify.
+	// Only the common fields are typed; read message for the rest.
+	NotificationKind_NOTIFICATION_KIND_SUBSCRIPTION NotificationKind = 5
+	// Any other push on the same URL (a user message, another event): not a
+	// payment; read msg_type, event and message.
+	NotificationKind_NOTIFICATION_KIND_OTHER NotificationKind = 6
+)
+
+// Enum value maps for NotificationKind.
+var (
+	NotificationKind_name = map[int32]string{
+		0: "NOTIFICATION_KIND_UNSPECIFIED",
+		1: "NOTIFICATION_KIND_GOODS_DELIVER",
+		2: "NOTIFICATION_KIND_COIN_DELIVER",
+		3: "NOTIFICATION_KIND_REFUND",
+		4: "NOTIFICATION_KIND_COMPLAINT",
+		5: "NOTIFICATION_KIND_SUBSCRIPTION",
+		6: "NOTIFICATION_KIND_OTHER",
+	}
+	NotificationKind_value = map[string]int32{
+		"NOTIFICATION_KIND_UNSPECIFIED":   0,
+		"NOTIFICATION_KIND_GOODS_DELIVER": 1,
+		"NOTIFICATION_KIND_COIN_DELIVER":  2,
+		"NOTIFICATION_KIND_REFUND":        3,
+		"NOTIFICATION_KIND_COMPLAINT":     4,
+		"NOTIFICATION_KIND_SUBSCRIPTION":  5,
+		"NOTIFICATION_KIND_OTHER":         6,
+	}
+)
+
+func (x NotificationKind) Enum() *NotificationKind {
+	p := new(NotificationKind)
+	*p = x
+	return p
+}
+
+func (x NotificationKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NotificationKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_paysig_v1_signer_proto_enumTypes[6].Descriptor()
+}
+
+func (NotificationKind) Type() protoreflect.EnumType {
+	return &file_paysig_v1_signer_proto_enumTypes[6]
+}
+
+func (x NotificationKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NotificationKind.Descriptor instead.
+func (NotificationKind) EnumDescriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{6}
+}
+
+// NotificationFormat is the format of the pushed body (and of the replies).
+type NotificationFormat int32
+
+const (
+	// Never returned for an accepted push.
+	NotificationFormat_NOTIFICATION_FORMAT_UNSPECIFIED NotificationFormat = 0
+	// A JSON object.
+	NotificationFormat_NOTIFICATION_FORMAT_JSON NotificationFormat = 1
+	// An <xml> document.
+	NotificationFormat_NOTIFICATION_FORMAT_XML NotificationFormat = 2
+)
+
+// Enum value maps for NotificationFormat.
+var (
+	NotificationFormat_name = map[int32]string{
+		0: "NOTIFICATION_FORMAT_UNSPECIFIED",
+		1: "NOTIFICATION_FORMAT_JSON",
+		2: "NOTIFICATION_FORMAT_XML",
+	}
+	NotificationFormat_value = map[string]int32{
+		"NOTIFICATION_FORMAT_UNSPECIFIED": 0,
+		"NOTIFICATION_FORMAT_JSON":        1,
+		"NOTIFICATION_FORMAT_XML":         2,
+	}
+)
+
+func (x NotificationFormat) Enum() *NotificationFormat {
+	p := new(NotificationFormat)
+	*p = x
+	return p
+}
+
+func (x NotificationFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NotificationFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_paysig_v1_signer_proto_enumTypes[7].Descriptor()
+}
+
+func (NotificationFormat) Type() protoreflect.EnumType {
+	return &file_paysig_v1_signer_proto_enumTypes[7]
+}
+
+func (x NotificationFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NotificationFormat.Descriptor instead.
+func (NotificationFormat) EnumDescriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{7}
+}
+
 // Order holds the typed fields of a signData. Which fields apply depends on
 // the app's kind and the payment API; a field that does not apply must be
 // left unset (INVALID_ARGUMENT otherwise), so nothing is silently dropped.
@@ -1508,6 +1701,1122 @@ func (*SignApiCallResult_Response) isSignApiCallResult_Outcome() {}
 
 func (*SignApiCallResult_Error) isSignApiCallResult_Outcome() {}
 
+// VerifyNotificationRequest carries one HTTP request received on the push
+// URL, exactly as received.
+type VerifyNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The app as named in the server's config; the app needs an
+	// [apps.push] table (token, encoding_aes_key, wechat_appid, mode).
+	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	// Required. "GET" (URL verification) or "POST" (a push), upper case.
+	HttpMethod string `protobuf:"bytes,2,opt,name=http_method,json=httpMethod,proto3" json:"http_method,omitempty"`
+	// Required. The raw query string without the leading "?", as received,
+	// e.g. "signature=...&timestamp=...&nonce=...&encrypt_type=aes&msg_signature=...".
+	// signature, timestamp and nonce are required (INVALID_ARGUMENT
+	// otherwise), and echostr for a GET; at most 4 KiB. Superapp apps are
+	// the exception: the host's push is authenticated by its pay_event_sig,
+	// and signature, timestamp and nonce are checked only when present (and
+	// a token is configured).
+	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
+	// Required for POST, empty for GET. The raw request body, unchanged. A
+	// body over 64 KiB is rejected (BODY_TOO_LARGE), not an error.
+	Body          []byte `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyNotificationRequest) Reset() {
+	*x = VerifyNotificationRequest{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyNotificationRequest) ProtoMessage() {}
+
+func (x *VerifyNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyNotificationRequest.ProtoReflect.Descriptor instead.
+func (*VerifyNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *VerifyNotificationRequest) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *VerifyNotificationRequest) GetHttpMethod() string {
+	if x != nil {
+		return x.HttpMethod
+	}
+	return ""
+}
+
+func (x *VerifyNotificationRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *VerifyNotificationRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+// VerifyNotificationResponse is the verdict on the push and the replies to
+// send back.
+type VerifyNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The verdict: ACCEPTED, URL_VERIFICATION or REJECTED.
+	Result NotificationResult `protobuf:"varint,1,opt,name=result,proto3,enum=paysig.v1.NotificationResult" json:"result,omitempty"`
+	// Set when result is REJECTED, empty otherwise. One of these stable names:
+	//
+	//	TRANSPORT_SIGNATURE_MISMATCH  signature is not sha1(sort(token,
+	//	                              timestamp, nonce));
+	//	MSG_SIGNATURE_MISMATCH        msg_signature is missing or is not
+	//	                              sha1(sort(token, timestamp, nonce,
+	//	                              Encrypt));
+	//	DECRYPT_FAILED                Encrypt does not decrypt with any AES key
+	//	                              version (bad base64, bad length, bad
+	//	                              padding, bad inner length: one reason
+	//	                              for all, on purpose);
+	//	APPID_MISMATCH                the decrypted message does not end with
+	//	                              the app's wechat_appid;
+	//	UNENCRYPTED_NOT_ALLOWED       a plain push while the app's mode is
+	//	                              "safe";
+	//	ENCRYPTION_NOT_CONFIGURED     an encrypted push while the app has no
+	//	                              encoding_aes_key;
+	//	PAY_EVENT_SIG_MISSING         a mini-game payment event without
+	//	                              PayEventSig;
+	//	PAY_EVENT_SIG_MISMATCH        PayEventSig does not match any AppKey
+	//	                              version of the Payload's Env;
+	//	KEY_NOT_CONFIGURED            the app has no AppKey for the Payload's
+	//	                              Env;
+	//	BODY_TOO_LARGE                the body is over 64 KiB;
+	//	MALFORMED_BODY                the body (or the decrypted message) is
+	//	                              not a JSON object or a safe <xml>
+	//	                              document within the size and depth
+	//	                              limits, lacks a required field, or a
+	//	                              field has the wrong type;
+	//	MALFORMED_PAYLOAD             the Payload of a mini-game event is not a
+	//	                              JSON object with a valid Env, or a
+	//	                              field has the wrong type.
+	//
+	// Checks run in that order: the transport first, the content after.
+	RejectReason string `protobuf:"bytes,2,opt,name=reject_reason,json=rejectReason,proto3" json:"reject_reason,omitempty"`
+	// The reply to send after a successful delivery. ACCEPTED: WeChat's
+	// success answer in the push's format (mini game: {"ErrCode":0,
+	// "ErrMsg":"Success"}, xpay_*: {"ErrCode":0,"ErrMsg":"success"}, XML
+	// forms for XML pushes; super-app: {"returnCode":"0",...,"data":"ok"});
+	// other kinds: 200 text/plain "success". URL_VERIFICATION: 200
+	// text/plain with the echostr verbatim. Unset for REJECTED.
+	Ack *HttpReply `protobuf:"bytes,3,opt,name=ack,proto3" json:"ack,omitempty"`
+	// The reply to send when the delivery failed (WeChat then retries) or the
+	// push was rejected: for ACCEPTED, a 200 with a non-zero error code
+	// ({"ErrCode":99999,"ErrMsg":"internal error"}, its XML form, or
+	// {"returnCode":"99999",...} for a super-app; a 500 for other kinds); for
+	// REJECTED, a text/plain answer that names no reason: 403 when an
+	// authentication check failed, 400 for a malformed body, 413 for
+	// BODY_TOO_LARGE, 500 for ENCRYPTION_NOT_CONFIGURED and KEY_NOT_CONFIGURED
+	// (paysig's config lacks a key: WeChat retries until it is fixed).
+	// Unset for URL_VERIFICATION.
+	Nack *HttpReply `protobuf:"bytes,4,opt,name=nack,proto3" json:"nack,omitempty"`
+	// The notification; set only when result is ACCEPTED.
+	Notification  *Notification `protobuf:"bytes,5,opt,name=notification,proto3" json:"notification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyNotificationResponse) Reset() {
+	*x = VerifyNotificationResponse{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyNotificationResponse) ProtoMessage() {}
+
+func (x *VerifyNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyNotificationResponse.ProtoReflect.Descriptor instead.
+func (*VerifyNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *VerifyNotificationResponse) GetResult() NotificationResult {
+	if x != nil {
+		return x.Result
+	}
+	return NotificationResult_NOTIFICATION_RESULT_UNSPECIFIED
+}
+
+func (x *VerifyNotificationResponse) GetRejectReason() string {
+	if x != nil {
+		return x.RejectReason
+	}
+	return ""
+}
+
+func (x *VerifyNotificationResponse) GetAck() *HttpReply {
+	if x != nil {
+		return x.Ack
+	}
+	return nil
+}
+
+func (x *VerifyNotificationResponse) GetNack() *HttpReply {
+	if x != nil {
+		return x.Nack
+	}
+	return nil
+}
+
+func (x *VerifyNotificationResponse) GetNotification() *Notification {
+	if x != nil {
+		return x.Notification
+	}
+	return nil
+}
+
+// HttpReply is an HTTP answer to write back to WeChat unchanged.
+type HttpReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The HTTP status code, e.g. 200.
+	Status int32 `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
+	// The Content-Type header, e.g. "application/json".
+	ContentType string `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// The response body.
+	Body          []byte `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HttpReply) Reset() {
+	*x = HttpReply{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HttpReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HttpReply) ProtoMessage() {}
+
+func (x *HttpReply) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HttpReply.ProtoReflect.Descriptor instead.
+func (*HttpReply) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HttpReply) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *HttpReply) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *HttpReply) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+// Notification is an accepted push, parsed. Fields that the push does not
+// carry are left unset (empty, zero or absent); an authentic push is never
+// rejected for a field it lacks, except for the PayEventSig of mini-game
+// payment events. Strings typed below accept a JSON string or number in the
+// push (numbers are written in decimal).
+type Notification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Event field, e.g. "xpay_goods_deliver_notify"; empty for a
+	// non-event message.
+	Event string `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// The MsgType field, e.g. "event".
+	MsgType string `protobuf:"bytes,2,opt,name=msg_type,json=msgType,proto3" json:"msg_type,omitempty"`
+	// The CreateTime field (Unix seconds); 0 when absent.
+	CreateTime int64 `protobuf:"varint,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The paying user's openid: the OpenId of the payload or message, else
+	// FromUserName.
+	Openid string `protobuf:"bytes,4,opt,name=openid,proto3" json:"openid,omitempty"`
+	// True for a mini-game test push (MiniGame.IsMock): random data, check the
+	// format and deliver nothing.
+	IsMock bool `protobuf:"varint,5,opt,name=is_mock,json=isMock,proto3" json:"is_mock,omitempty"`
+	// The payment environment of the event (Payload.Env, or Env of an xpay_*
+	// push; a super-app's "0" is ENV_PRODUCTION); ENV_UNSPECIFIED when the
+	// push has none.
+	Env Env `protobuf:"varint,6,opt,name=env,proto3,enum=paysig.v1.Env" json:"env,omitempty"`
+	// The merchant's order number (OutTradeNo); the key for delivering once.
+	// WeChat repeats a push until it gets the ack: deliver once per
+	// out_trade_no and answer every repeat like the first.
+	OutTradeNo string `protobuf:"bytes,7,opt,name=out_trade_no,json=outTradeNo,proto3" json:"out_trade_no,omitempty"`
+	// The message as received after decryption (or the body of a plain push):
+	// the JSON or XML text, unchanged.
+	Message string `protobuf:"bytes,8,opt,name=message,proto3" json:"message,omitempty"`
+	// The raw MiniGame.Payload (or super-app Payload) JSON string, exactly as
+	// signed by PayEventSig; empty for pushes without one.
+	Payload string `protobuf:"bytes,9,opt,name=payload,proto3" json:"payload,omitempty"`
+	// True only when the content itself is proven authentic: decrypted with
+	// the appid check (safe or compatible mode), or covered by a valid
+	// PayEventSig. False for a plain push whose content nothing covers (the
+	// transport signature of a plain push does not cover the body, so a
+	// replayed query can carry any body): deliver on it only if that risk is
+	// accepted.
+	BodyAuthenticated bool `protobuf:"varint,10,opt,name=body_authenticated,json=bodyAuthenticated,proto3" json:"body_authenticated,omitempty"`
+	// True when the push was encrypted (safe or compatible mode).
+	Encrypted bool `protobuf:"varint,11,opt,name=encrypted,proto3" json:"encrypted,omitempty"`
+	// The AppKey version whose PayEventSig matched; 0 when no PayEventSig was
+	// checked.
+	KeyVersion uint32 `protobuf:"varint,12,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
+	// The EncodingAESKey version that decrypted the push; 0 when not
+	// encrypted. A version other than the newest means WeChat still uses the
+	// previous key.
+	AesKeyVersion uint32 `protobuf:"varint,13,opt,name=aes_key_version,json=aesKeyVersion,proto3" json:"aes_key_version,omitempty"`
+	// What the game must do with it.
+	Kind NotificationKind `protobuf:"varint,14,opt,name=kind,proto3,enum=paysig.v1.NotificationKind" json:"kind,omitempty"`
+	// The body's format (replies use the same).
+	Format NotificationFormat `protobuf:"varint,15,opt,name=format,proto3,enum=paysig.v1.NotificationFormat" json:"format,omitempty"`
+	// ToUserName: the app's original id (gh_...).
+	ToUserName string `protobuf:"bytes,16,opt,name=to_user_name,json=toUserName,proto3" json:"to_user_name,omitempty"`
+	// FromUserName: the sender's openid (or a system account).
+	FromUserName string `protobuf:"bytes,17,opt,name=from_user_name,json=fromUserName,proto3" json:"from_user_name,omitempty"`
+	// The super-app PayModel field; empty for WeChat pushes.
+	PayModel string `protobuf:"bytes,18,opt,name=pay_model,json=payModel,proto3" json:"pay_model,omitempty"`
+	// Set for GOODS_DELIVER: the item bought.
+	Goods *NotificationGoods `protobuf:"bytes,19,opt,name=goods,proto3" json:"goods,omitempty"`
+	// Set for COIN_DELIVER: the coins bought.
+	Coin *NotificationCoin `protobuf:"bytes,20,opt,name=coin,proto3" json:"coin,omitempty"`
+	// Set for REFUND.
+	Refund *NotificationRefund `protobuf:"bytes,21,opt,name=refund,proto3" json:"refund,omitempty"`
+	// Set for COMPLAINT.
+	Complaint *NotificationComplaint `protobuf:"bytes,22,opt,name=complaint,proto3" json:"complaint,omitempty"`
+	// WeChatPayInfo, when the push carries it.
+	WechatPay *WeChatPayInfo `protobuf:"bytes,23,opt,name=wechat_pay,json=wechatPay,proto3" json:"wechat_pay,omitempty"`
+	// TeamInfo of an xpay_* push (group purchase), when it carries it.
+	Team          *TeamInfo `protobuf:"bytes,24,opt,name=team,proto3" json:"team,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Notification) Reset() {
+	*x = Notification{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Notification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Notification) ProtoMessage() {}
+
+func (x *Notification) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Notification.ProtoReflect.Descriptor instead.
+func (*Notification) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Notification) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *Notification) GetMsgType() string {
+	if x != nil {
+		return x.MsgType
+	}
+	return ""
+}
+
+func (x *Notification) GetCreateTime() int64 {
+	if x != nil {
+		return x.CreateTime
+	}
+	return 0
+}
+
+func (x *Notification) GetOpenid() string {
+	if x != nil {
+		return x.Openid
+	}
+	return ""
+}
+
+func (x *Notification) GetIsMock() bool {
+	if x != nil {
+		return x.IsMock
+	}
+	return false
+}
+
+func (x *Notification) GetEnv() Env {
+	if x != nil {
+		return x.Env
+	}
+	return Env_ENV_UNSPECIFIED
+}
+
+func (x *Notification) GetOutTradeNo() string {
+	if x != nil {
+		return x.OutTradeNo
+	}
+	return ""
+}
+
+func (x *Notification) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Notification) GetPayload() string {
+	if x != nil {
+		return x.Payload
+	}
+	return ""
+}
+
+func (x *Notification) GetBodyAuthenticated() bool {
+	if x != nil {
+		return x.BodyAuthenticated
+	}
+	return false
+}
+
+func (x *Notification) GetEncrypted() bool {
+	if x != nil {
+		return x.Encrypted
+	}
+	return false
+}
+
+func (x *Notification) GetKeyVersion() uint32 {
+	if x != nil {
+		return x.KeyVersion
+	}
+	return 0
+}
+
+func (x *Notification) GetAesKeyVersion() uint32 {
+	if x != nil {
+		return x.AesKeyVersion
+	}
+	return 0
+}
+
+func (x *Notification) GetKind() NotificationKind {
+	if x != nil {
+		return x.Kind
+	}
+	return NotificationKind_NOTIFICATION_KIND_UNSPECIFIED
+}
+
+func (x *Notification) GetFormat() NotificationFormat {
+	if x != nil {
+		return x.Format
+	}
+	return NotificationFormat_NOTIFICATION_FORMAT_UNSPECIFIED
+}
+
+func (x *Notification) GetToUserName() string {
+	if x != nil {
+		return x.ToUserName
+	}
+	return ""
+}
+
+func (x *Notification) GetFromUserName() string {
+	if x != nil {
+		return x.FromUserName
+	}
+	return ""
+}
+
+func (x *Notification) GetPayModel() string {
+	if x != nil {
+		return x.PayModel
+	}
+	return ""
+}
+
+func (x *Notification) GetGoods() *NotificationGoods {
+	if x != nil {
+		return x.Goods
+	}
+	return nil
+}
+
+func (x *Notification) GetCoin() *NotificationCoin {
+	if x != nil {
+		return x.Coin
+	}
+	return nil
+}
+
+func (x *Notification) GetRefund() *NotificationRefund {
+	if x != nil {
+		return x.Refund
+	}
+	return nil
+}
+
+func (x *Notification) GetComplaint() *NotificationComplaint {
+	if x != nil {
+		return x.Complaint
+	}
+	return nil
+}
+
+func (x *Notification) GetWechatPay() *WeChatPayInfo {
+	if x != nil {
+		return x.WechatPay
+	}
+	return nil
+}
+
+func (x *Notification) GetTeam() *TeamInfo {
+	if x != nil {
+		return x.Team
+	}
+	return nil
+}
+
+// NotificationGoods is the GoodsInfo of a goods delivery push.
+type NotificationGoods struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ProductId: the item id configured in the admin console.
+	ProductId string `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	// Quantity: the number of items.
+	Quantity int64 `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// ZoneId (mini game); empty otherwise.
+	ZoneId string `protobuf:"bytes,3,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// OrigPrice: the unit price in the currency's minor unit (fen).
+	OrigPrice int64 `protobuf:"varint,4,opt,name=orig_price,json=origPrice,proto3" json:"orig_price,omitempty"`
+	// ActualPrice: the amount paid in the currency's minor unit (fen).
+	ActualPrice int64 `protobuf:"varint,5,opt,name=actual_price,json=actualPrice,proto3" json:"actual_price,omitempty"`
+	// Attach: the opaque data the order was signed with.
+	Attach string `protobuf:"bytes,6,opt,name=attach,proto3" json:"attach,omitempty"`
+	// OrderSource (mini game), e.g. "1"; empty when absent.
+	OrderSource   string `protobuf:"bytes,7,opt,name=order_source,json=orderSource,proto3" json:"order_source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationGoods) Reset() {
+	*x = NotificationGoods{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationGoods) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationGoods) ProtoMessage() {}
+
+func (x *NotificationGoods) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationGoods.ProtoReflect.Descriptor instead.
+func (*NotificationGoods) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *NotificationGoods) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *NotificationGoods) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *NotificationGoods) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *NotificationGoods) GetOrigPrice() int64 {
+	if x != nil {
+		return x.OrigPrice
+	}
+	return 0
+}
+
+func (x *NotificationGoods) GetActualPrice() int64 {
+	if x != nil {
+		return x.ActualPrice
+	}
+	return 0
+}
+
+func (x *NotificationGoods) GetAttach() string {
+	if x != nil {
+		return x.Attach
+	}
+	return ""
+}
+
+func (x *NotificationGoods) GetOrderSource() string {
+	if x != nil {
+		return x.OrderSource
+	}
+	return ""
+}
+
+// NotificationCoin is the CoinInfo of a coin delivery push.
+type NotificationCoin struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Quantity (xpay_*) or BuyQuantity (mini game): the number of coins.
+	Quantity int64 `protobuf:"varint,1,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// ZoneId (mini game); empty otherwise.
+	ZoneId string `protobuf:"bytes,2,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// OrigPrice in the currency's minor unit (fen).
+	OrigPrice int64 `protobuf:"varint,3,opt,name=orig_price,json=origPrice,proto3" json:"orig_price,omitempty"`
+	// ActualPrice (or TotalPrice, as one of WeChat's examples names it) in the
+	// currency's minor unit (fen).
+	ActualPrice int64 `protobuf:"varint,4,opt,name=actual_price,json=actualPrice,proto3" json:"actual_price,omitempty"`
+	// Attach (xpay_*): the opaque data of the order.
+	Attach        string `protobuf:"bytes,5,opt,name=attach,proto3" json:"attach,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationCoin) Reset() {
+	*x = NotificationCoin{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationCoin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationCoin) ProtoMessage() {}
+
+func (x *NotificationCoin) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationCoin.ProtoReflect.Descriptor instead.
+func (*NotificationCoin) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *NotificationCoin) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *NotificationCoin) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *NotificationCoin) GetOrigPrice() int64 {
+	if x != nil {
+		return x.OrigPrice
+	}
+	return 0
+}
+
+func (x *NotificationCoin) GetActualPrice() int64 {
+	if x != nil {
+		return x.ActualPrice
+	}
+	return 0
+}
+
+func (x *NotificationCoin) GetAttach() string {
+	if x != nil {
+		return x.Attach
+	}
+	return ""
+}
+
+// NotificationRefund holds the fields of a refund push: mini-game
+// (minigame_pay_refund_succ_notify) and xpay_refund_notify fields, each set
+// when present.
+type NotificationRefund struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// RefundId (mini game).
+	RefundId string `protobuf:"bytes,1,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	// RefundAmount (mini game), in fen.
+	RefundAmount int64 `protobuf:"varint,2,opt,name=refund_amount,json=refundAmount,proto3" json:"refund_amount,omitempty"`
+	// RefundSource (mini game): 1 platform, 2 admin console, 3 API.
+	RefundSource int32 `protobuf:"varint,3,opt,name=refund_source,json=refundSource,proto3" json:"refund_source,omitempty"`
+	// WxRefundId (xpay_*).
+	WxRefundId string `protobuf:"bytes,4,opt,name=wx_refund_id,json=wxRefundId,proto3" json:"wx_refund_id,omitempty"`
+	// MchRefundId (xpay_*).
+	MchRefundId string `protobuf:"bytes,5,opt,name=mch_refund_id,json=mchRefundId,proto3" json:"mch_refund_id,omitempty"`
+	// WxOrderId (xpay_*).
+	WxOrderId string `protobuf:"bytes,6,opt,name=wx_order_id,json=wxOrderId,proto3" json:"wx_order_id,omitempty"`
+	// MchOrderId (xpay_*).
+	MchOrderId string `protobuf:"bytes,7,opt,name=mch_order_id,json=mchOrderId,proto3" json:"mch_order_id,omitempty"`
+	// RefundFee (xpay_*), in fen.
+	RefundFee int64 `protobuf:"varint,8,opt,name=refund_fee,json=refundFee,proto3" json:"refund_fee,omitempty"`
+	// RetCode (xpay_*): the refund's result code.
+	RetCode int64 `protobuf:"varint,9,opt,name=ret_code,json=retCode,proto3" json:"ret_code,omitempty"`
+	// RetMsg (xpay_*).
+	RetMsg string `protobuf:"bytes,10,opt,name=ret_msg,json=retMsg,proto3" json:"ret_msg,omitempty"`
+	// RefundStartTimestamp (xpay_*), Unix seconds.
+	RefundStartTimestamp int64 `protobuf:"varint,11,opt,name=refund_start_timestamp,json=refundStartTimestamp,proto3" json:"refund_start_timestamp,omitempty"`
+	// RefundSuccTimestamp (xpay_*), Unix seconds.
+	RefundSuccTimestamp int64 `protobuf:"varint,12,opt,name=refund_succ_timestamp,json=refundSuccTimestamp,proto3" json:"refund_succ_timestamp,omitempty"`
+	// WxpayRefundTransactionId (xpay_*).
+	WxpayRefundTransactionId string `protobuf:"bytes,13,opt,name=wxpay_refund_transaction_id,json=wxpayRefundTransactionId,proto3" json:"wxpay_refund_transaction_id,omitempty"`
+	// RetryTimes (xpay_*): how many times WeChat already pushed it.
+	RetryTimes    int64 `protobuf:"varint,14,opt,name=retry_times,json=retryTimes,proto3" json:"retry_times,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationRefund) Reset() {
+	*x = NotificationRefund{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationRefund) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationRefund) ProtoMessage() {}
+
+func (x *NotificationRefund) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationRefund.ProtoReflect.Descriptor instead.
+func (*NotificationRefund) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *NotificationRefund) GetRefundId() string {
+	if x != nil {
+		return x.RefundId
+	}
+	return ""
+}
+
+func (x *NotificationRefund) GetRefundAmount() int64 {
+	if x != nil {
+		return x.RefundAmount
+	}
+	return 0
+}
+
+func (x *NotificationRefund) GetRefundSource() int32 {
+	if x != nil {
+		return x.RefundSource
+	}
+	return 0
+}
+
+func (x *NotificationRefund) GetWxRefundId() string {
+	if x != nil {
+		return x.WxRefundId
+	}
+	return ""
+}
+
+func (x *NotificationRefund) GetMchRefundId() string {
+	if x != nil {
+		return x.MchRefundId
+	}
+	return ""
+}
+
+func (x *NotificationRefund) GetWxOrderId() string {
+	if x != nil {
+		return x.WxOrderId
+	}
+	return ""
+}
+
+func (x *NotificationRefund) GetMchOrderId() string {
+	if x != nil {
+		return x.MchOrderId
+	}
+	return ""
+}
+
+func (x *NotificationRefund) GetRefundFee() int64 {
+	if x != nil {
+		return x.RefundFee
+	}
+	return 0
+}
+
+func (x *NotificationRefund) GetRetCode() int64 {
+	if x != nil {
+		return x.RetCode
+	}
+	return 0
+}
+
+func (x *NotificationRefund) GetRetMsg() string {
+	if x != nil {
+		return x.RetMsg
+	}
+	return ""
+}
+
+func (x *NotificationRefund) GetRefundStartTimestamp() int64 {
+	if x != nil {
+		return x.RefundStartTimestamp
+	}
+	return 0
+}
+
+func (x *NotificationRefund) GetRefundSuccTimestamp() int64 {
+	if x != nil {
+		return x.RefundSuccTimestamp
+	}
+	return 0
+}
+
+func (x *NotificationRefund) GetWxpayRefundTransactionId() string {
+	if x != nil {
+		return x.WxpayRefundTransactionId
+	}
+	return ""
+}
+
+func (x *NotificationRefund) GetRetryTimes() int64 {
+	if x != nil {
+		return x.RetryTimes
+	}
+	return 0
+}
+
+// NotificationComplaint holds the fields of an xpay_complaint_notify push.
+type NotificationComplaint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// WxOrderId.
+	WxOrderId string `protobuf:"bytes,1,opt,name=wx_order_id,json=wxOrderId,proto3" json:"wx_order_id,omitempty"`
+	// MchOrderId.
+	MchOrderId string `protobuf:"bytes,2,opt,name=mch_order_id,json=mchOrderId,proto3" json:"mch_order_id,omitempty"`
+	// ComplaintTime, Unix seconds.
+	ComplaintTime int64 `protobuf:"varint,3,opt,name=complaint_time,json=complaintTime,proto3" json:"complaint_time,omitempty"`
+	// RetryTimes: how many times WeChat already pushed it.
+	RetryTimes int64 `protobuf:"varint,4,opt,name=retry_times,json=retryTimes,proto3" json:"retry_times,omitempty"`
+	// RequestId.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationComplaint) Reset() {
+	*x = NotificationComplaint{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationComplaint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationComplaint) ProtoMessage() {}
+
+func (x *NotificationComplaint) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationComplaint.ProtoReflect.Descriptor instead.
+func (*NotificationComplaint) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *NotificationComplaint) GetWxOrderId() string {
+	if x != nil {
+		return x.WxOrderId
+	}
+	return ""
+}
+
+func (x *NotificationComplaint) GetMchOrderId() string {
+	if x != nil {
+		return x.MchOrderId
+	}
+	return ""
+}
+
+func (x *NotificationComplaint) GetComplaintTime() int64 {
+	if x != nil {
+		return x.ComplaintTime
+	}
+	return 0
+}
+
+func (x *NotificationComplaint) GetRetryTimes() int64 {
+	if x != nil {
+		return x.RetryTimes
+	}
+	return 0
+}
+
+func (x *NotificationComplaint) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// WeChatPayInfo identifies the WeChat Pay transaction behind a payment.
+type WeChatPayInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// MchOrderNo: the merchant order number on the WeChat Pay side.
+	MchOrderNo string `protobuf:"bytes,1,opt,name=mch_order_no,json=mchOrderNo,proto3" json:"mch_order_no,omitempty"`
+	// TransactionId: WeChat Pay's transaction id.
+	TransactionId string `protobuf:"bytes,2,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	// PaidTime (xpay_*), Unix seconds; 0 when absent.
+	PaidTime      int64 `protobuf:"varint,3,opt,name=paid_time,json=paidTime,proto3" json:"paid_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WeChatPayInfo) Reset() {
+	*x = WeChatPayInfo{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WeChatPayInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WeChatPayInfo) ProtoMessage() {}
+
+func (x *WeChatPayInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WeChatPayInfo.ProtoReflect.Descriptor instead.
+func (*WeChatPayInfo) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WeChatPayInfo) GetMchOrderNo() string {
+	if x != nil {
+		return x.MchOrderNo
+	}
+	return ""
+}
+
+func (x *WeChatPayInfo) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+func (x *WeChatPayInfo) GetPaidTime() int64 {
+	if x != nil {
+		return x.PaidTime
+	}
+	return 0
+}
+
+// TeamInfo is the group-purchase information of an xpay_* push.
+type TeamInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ActivityId.
+	ActivityId string `protobuf:"bytes,1,opt,name=activity_id,json=activityId,proto3" json:"activity_id,omitempty"`
+	// TeamId.
+	TeamId string `protobuf:"bytes,2,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	// TeamType.
+	TeamType string `protobuf:"bytes,3,opt,name=team_type,json=teamType,proto3" json:"team_type,omitempty"`
+	// TeamAction.
+	TeamAction    string `protobuf:"bytes,4,opt,name=team_action,json=teamAction,proto3" json:"team_action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TeamInfo) Reset() {
+	*x = TeamInfo{}
+	mi := &file_paysig_v1_signer_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TeamInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TeamInfo) ProtoMessage() {}
+
+func (x *TeamInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_paysig_v1_signer_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TeamInfo.ProtoReflect.Descriptor instead.
+func (*TeamInfo) Descriptor() ([]byte, []int) {
+	return file_paysig_v1_signer_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TeamInfo) GetActivityId() string {
+	if x != nil {
+		return x.ActivityId
+	}
+	return ""
+}
+
+func (x *TeamInfo) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *TeamInfo) GetTeamType() string {
+	if x != nil {
+		return x.TeamType
+	}
+	return ""
+}
+
+func (x *TeamInfo) GetTeamAction() string {
+	if x != nil {
+		return x.TeamAction
+	}
+	return ""
+}
+
 var File_paysig_v1_signer_proto protoreflect.FileDescriptor
 
 const file_paysig_v1_signer_proto_rawDesc = "" +
@@ -1599,7 +2908,112 @@ const file_paysig_v1_signer_proto_rawDesc = "" +
 	"\x11SignApiCallResult\x12<\n" +
 	"\bresponse\x18\x01 \x01(\v2\x1e.paysig.v1.SignApiCallResponseH\x00R\bresponse\x12,\n" +
 	"\x05error\x18\x02 \x01(\v2\x14.paysig.v1.ItemErrorH\x00R\x05errorB\t\n" +
-	"\aoutcome*?\n" +
+	"\aoutcome\"}\n" +
+	"\x19VerifyNotificationRequest\x12\x15\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x1f\n" +
+	"\vhttp_method\x18\x02 \x01(\tR\n" +
+	"httpMethod\x12\x14\n" +
+	"\x05query\x18\x03 \x01(\tR\x05query\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\fR\x04body\"\x87\x02\n" +
+	"\x1aVerifyNotificationResponse\x125\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x1d.paysig.v1.NotificationResultR\x06result\x12#\n" +
+	"\rreject_reason\x18\x02 \x01(\tR\frejectReason\x12&\n" +
+	"\x03ack\x18\x03 \x01(\v2\x14.paysig.v1.HttpReplyR\x03ack\x12(\n" +
+	"\x04nack\x18\x04 \x01(\v2\x14.paysig.v1.HttpReplyR\x04nack\x12;\n" +
+	"\fnotification\x18\x05 \x01(\v2\x17.paysig.v1.NotificationR\fnotification\"Z\n" +
+	"\tHttpReply\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\x05R\x06status\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\"\xaa\a\n" +
+	"\fNotification\x12\x14\n" +
+	"\x05event\x18\x01 \x01(\tR\x05event\x12\x19\n" +
+	"\bmsg_type\x18\x02 \x01(\tR\amsgType\x12\x1f\n" +
+	"\vcreate_time\x18\x03 \x01(\x03R\n" +
+	"createTime\x12\x16\n" +
+	"\x06openid\x18\x04 \x01(\tR\x06openid\x12\x17\n" +
+	"\ais_mock\x18\x05 \x01(\bR\x06isMock\x12 \n" +
+	"\x03env\x18\x06 \x01(\x0e2\x0e.paysig.v1.EnvR\x03env\x12 \n" +
+	"\fout_trade_no\x18\a \x01(\tR\n" +
+	"outTradeNo\x12\x18\n" +
+	"\amessage\x18\b \x01(\tR\amessage\x12\x18\n" +
+	"\apayload\x18\t \x01(\tR\apayload\x12-\n" +
+	"\x12body_authenticated\x18\n" +
+	" \x01(\bR\x11bodyAuthenticated\x12\x1c\n" +
+	"\tencrypted\x18\v \x01(\bR\tencrypted\x12\x1f\n" +
+	"\vkey_version\x18\f \x01(\rR\n" +
+	"keyVersion\x12&\n" +
+	"\x0faes_key_version\x18\r \x01(\rR\raesKeyVersion\x12/\n" +
+	"\x04kind\x18\x0e \x01(\x0e2\x1b.paysig.v1.NotificationKindR\x04kind\x125\n" +
+	"\x06format\x18\x0f \x01(\x0e2\x1d.paysig.v1.NotificationFormatR\x06format\x12 \n" +
+	"\fto_user_name\x18\x10 \x01(\tR\n" +
+	"toUserName\x12$\n" +
+	"\x0efrom_user_name\x18\x11 \x01(\tR\ffromUserName\x12\x1b\n" +
+	"\tpay_model\x18\x12 \x01(\tR\bpayModel\x122\n" +
+	"\x05goods\x18\x13 \x01(\v2\x1c.paysig.v1.NotificationGoodsR\x05goods\x12/\n" +
+	"\x04coin\x18\x14 \x01(\v2\x1b.paysig.v1.NotificationCoinR\x04coin\x125\n" +
+	"\x06refund\x18\x15 \x01(\v2\x1d.paysig.v1.NotificationRefundR\x06refund\x12>\n" +
+	"\tcomplaint\x18\x16 \x01(\v2 .paysig.v1.NotificationComplaintR\tcomplaint\x127\n" +
+	"\n" +
+	"wechat_pay\x18\x17 \x01(\v2\x18.paysig.v1.WeChatPayInfoR\twechatPay\x12'\n" +
+	"\x04team\x18\x18 \x01(\v2\x13.paysig.v1.TeamInfoR\x04team\"\xe4\x01\n" +
+	"\x11NotificationGoods\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x01 \x01(\tR\tproductId\x12\x1a\n" +
+	"\bquantity\x18\x02 \x01(\x03R\bquantity\x12\x17\n" +
+	"\azone_id\x18\x03 \x01(\tR\x06zoneId\x12\x1d\n" +
+	"\n" +
+	"orig_price\x18\x04 \x01(\x03R\torigPrice\x12!\n" +
+	"\factual_price\x18\x05 \x01(\x03R\vactualPrice\x12\x16\n" +
+	"\x06attach\x18\x06 \x01(\tR\x06attach\x12!\n" +
+	"\forder_source\x18\a \x01(\tR\vorderSource\"\xa1\x01\n" +
+	"\x10NotificationCoin\x12\x1a\n" +
+	"\bquantity\x18\x01 \x01(\x03R\bquantity\x12\x17\n" +
+	"\azone_id\x18\x02 \x01(\tR\x06zoneId\x12\x1d\n" +
+	"\n" +
+	"orig_price\x18\x03 \x01(\x03R\torigPrice\x12!\n" +
+	"\factual_price\x18\x04 \x01(\x03R\vactualPrice\x12\x16\n" +
+	"\x06attach\x18\x05 \x01(\tR\x06attach\"\xa0\x04\n" +
+	"\x12NotificationRefund\x12\x1b\n" +
+	"\trefund_id\x18\x01 \x01(\tR\brefundId\x12#\n" +
+	"\rrefund_amount\x18\x02 \x01(\x03R\frefundAmount\x12#\n" +
+	"\rrefund_source\x18\x03 \x01(\x05R\frefundSource\x12 \n" +
+	"\fwx_refund_id\x18\x04 \x01(\tR\n" +
+	"wxRefundId\x12\"\n" +
+	"\rmch_refund_id\x18\x05 \x01(\tR\vmchRefundId\x12\x1e\n" +
+	"\vwx_order_id\x18\x06 \x01(\tR\twxOrderId\x12 \n" +
+	"\fmch_order_id\x18\a \x01(\tR\n" +
+	"mchOrderId\x12\x1d\n" +
+	"\n" +
+	"refund_fee\x18\b \x01(\x03R\trefundFee\x12\x19\n" +
+	"\bret_code\x18\t \x01(\x03R\aretCode\x12\x17\n" +
+	"\aret_msg\x18\n" +
+	" \x01(\tR\x06retMsg\x124\n" +
+	"\x16refund_start_timestamp\x18\v \x01(\x03R\x14refundStartTimestamp\x122\n" +
+	"\x15refund_succ_timestamp\x18\f \x01(\x03R\x13refundSuccTimestamp\x12=\n" +
+	"\x1bwxpay_refund_transaction_id\x18\r \x01(\tR\x18wxpayRefundTransactionId\x12\x1f\n" +
+	"\vretry_times\x18\x0e \x01(\x03R\n" +
+	"retryTimes\"\xc0\x01\n" +
+	"\x15NotificationComplaint\x12\x1e\n" +
+	"\vwx_order_id\x18\x01 \x01(\tR\twxOrderId\x12 \n" +
+	"\fmch_order_id\x18\x02 \x01(\tR\n" +
+	"mchOrderId\x12%\n" +
+	"\x0ecomplaint_time\x18\x03 \x01(\x03R\rcomplaintTime\x12\x1f\n" +
+	"\vretry_times\x18\x04 \x01(\x03R\n" +
+	"retryTimes\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"u\n" +
+	"\rWeChatPayInfo\x12 \n" +
+	"\fmch_order_no\x18\x01 \x01(\tR\n" +
+	"mchOrderNo\x12%\n" +
+	"\x0etransaction_id\x18\x02 \x01(\tR\rtransactionId\x12\x1b\n" +
+	"\tpaid_time\x18\x03 \x01(\x03R\bpaidTime\"\x82\x01\n" +
+	"\bTeamInfo\x12\x1f\n" +
+	"\vactivity_id\x18\x01 \x01(\tR\n" +
+	"activityId\x12\x17\n" +
+	"\ateam_id\x18\x02 \x01(\tR\x06teamId\x12\x1b\n" +
+	"\tteam_type\x18\x03 \x01(\tR\bteamType\x12\x1f\n" +
+	"\vteam_action\x18\x04 \x01(\tR\n" +
+	"teamAction*?\n" +
 	"\x03Env\x12\x13\n" +
 	"\x0fENV_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eENV_PRODUCTION\x10\x01\x12\x0f\n" +
@@ -1621,13 +3035,31 @@ const file_paysig_v1_signer_proto_rawDesc = "" +
 	"\fVerifyResult\x12\x1d\n" +
 	"\x19VERIFY_RESULT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13VERIFY_RESULT_VALID\x10\x01\x12\x19\n" +
-	"\x15VERIFY_RESULT_INVALID\x10\x022\xb9\x03\n" +
+	"\x15VERIFY_RESULT_INVALID\x10\x02*\xa7\x01\n" +
+	"\x12NotificationResult\x12#\n" +
+	"\x1fNOTIFICATION_RESULT_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cNOTIFICATION_RESULT_ACCEPTED\x10\x01\x12(\n" +
+	"$NOTIFICATION_RESULT_URL_VERIFICATION\x10\x02\x12 \n" +
+	"\x1cNOTIFICATION_RESULT_REJECTED\x10\x03*\xfe\x01\n" +
+	"\x10NotificationKind\x12!\n" +
+	"\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12#\n" +
+	"\x1fNOTIFICATION_KIND_GOODS_DELIVER\x10\x01\x12\"\n" +
+	"\x1eNOTIFICATION_KIND_COIN_DELIVER\x10\x02\x12\x1c\n" +
+	"\x18NOTIFICATION_KIND_REFUND\x10\x03\x12\x1f\n" +
+	"\x1bNOTIFICATION_KIND_COMPLAINT\x10\x04\x12\"\n" +
+	"\x1eNOTIFICATION_KIND_SUBSCRIPTION\x10\x05\x12\x1b\n" +
+	"\x17NOTIFICATION_KIND_OTHER\x10\x06*t\n" +
+	"\x12NotificationFormat\x12#\n" +
+	"\x1fNOTIFICATION_FORMAT_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18NOTIFICATION_FORMAT_JSON\x10\x01\x12\x1b\n" +
+	"\x17NOTIFICATION_FORMAT_XML\x10\x022\x9c\x04\n" +
 	"\rSignerService\x12F\n" +
 	"\tSignOrder\x12\x1b.paysig.v1.SignOrderRequest\x1a\x1c.paysig.v1.SignOrderResponse\x12L\n" +
 	"\vSignApiCall\x12\x1d.paysig.v1.SignApiCallRequest\x1a\x1e.paysig.v1.SignApiCallResponse\x12X\n" +
 	"\x0fVerifySignature\x12!.paysig.v1.VerifySignatureRequest\x1a\".paysig.v1.VerifySignatureResponse\x12X\n" +
 	"\x0fBatchSignOrders\x12!.paysig.v1.BatchSignOrdersRequest\x1a\".paysig.v1.BatchSignOrdersResponse\x12^\n" +
-	"\x11BatchSignApiCalls\x12#.paysig.v1.BatchSignApiCallsRequest\x1a$.paysig.v1.BatchSignApiCallsResponseB8Z6github.com/paysig/paysig/clients/go/paysig/v1;paysigv1b\x06proto3"
+	"\x11BatchSignApiCalls\x12#.paysig.v1.BatchSignApiCallsRequest\x1a$.paysig.v1.BatchSignApiCallsResponse\x12a\n" +
+	"\x12VerifyNotification\x12$.paysig.v1.VerifyNotificationRequest\x1a%.paysig.v1.VerifyNotificationResponseB8Z6github.com/paysig/paysig/clients/go/paysig/v1;paysigv1b\x06proto3"
 
 var (
 	file_paysig_v1_signer_proto_rawDescOnce sync.Once
@@ -1641,35 +3073,48 @@ func file_paysig_v1_signer_proto_rawDescGZIP() []byte {
 	return file_paysig_v1_signer_proto_rawDescData
 }
 
-var file_paysig_v1_signer_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_paysig_v1_signer_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_paysig_v1_signer_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_paysig_v1_signer_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_paysig_v1_signer_proto_goTypes = []any{
-	(Env)(0),                          // 0: paysig.v1.Env
-	(PaymentApi)(0),                   // 1: paysig.v1.PaymentApi
-	(VirtualPaymentMode)(0),           // 2: paysig.v1.VirtualPaymentMode
-	(SignatureScheme)(0),              // 3: paysig.v1.SignatureScheme
-	(VerifyResult)(0),                 // 4: paysig.v1.VerifyResult
-	(*Order)(nil),                     // 5: paysig.v1.Order
-	(*SignOrderRequest)(nil),          // 6: paysig.v1.SignOrderRequest
-	(*SignOrderResponse)(nil),         // 7: paysig.v1.SignOrderResponse
-	(*SignApiCallRequest)(nil),        // 8: paysig.v1.SignApiCallRequest
-	(*SignApiCallResponse)(nil),       // 9: paysig.v1.SignApiCallResponse
-	(*VerifySignatureRequest)(nil),    // 10: paysig.v1.VerifySignatureRequest
-	(*VerifySignatureResponse)(nil),   // 11: paysig.v1.VerifySignatureResponse
-	(*ItemError)(nil),                 // 12: paysig.v1.ItemError
-	(*ItemFieldViolation)(nil),        // 13: paysig.v1.ItemFieldViolation
-	(*BatchSignOrdersRequest)(nil),    // 14: paysig.v1.BatchSignOrdersRequest
-	(*BatchSignOrdersResponse)(nil),   // 15: paysig.v1.BatchSignOrdersResponse
-	(*SignOrderResult)(nil),           // 16: paysig.v1.SignOrderResult
-	(*BatchSignApiCallsRequest)(nil),  // 17: paysig.v1.BatchSignApiCallsRequest
-	(*BatchSignApiCallsResponse)(nil), // 18: paysig.v1.BatchSignApiCallsResponse
-	(*SignApiCallResult)(nil),         // 19: paysig.v1.SignApiCallResult
+	(Env)(0),                           // 0: paysig.v1.Env
+	(PaymentApi)(0),                    // 1: paysig.v1.PaymentApi
+	(VirtualPaymentMode)(0),            // 2: paysig.v1.VirtualPaymentMode
+	(SignatureScheme)(0),               // 3: paysig.v1.SignatureScheme
+	(VerifyResult)(0),                  // 4: paysig.v1.VerifyResult
+	(NotificationResult)(0),            // 5: paysig.v1.NotificationResult
+	(NotificationKind)(0),              // 6: paysig.v1.NotificationKind
+	(NotificationFormat)(0),            // 7: paysig.v1.NotificationFormat
+	(*Order)(nil),                      // 8: paysig.v1.Order
+	(*SignOrderRequest)(nil),           // 9: paysig.v1.SignOrderRequest
+	(*SignOrderResponse)(nil),          // 10: paysig.v1.SignOrderResponse
+	(*SignApiCallRequest)(nil),         // 11: paysig.v1.SignApiCallRequest
+	(*SignApiCallResponse)(nil),        // 12: paysig.v1.SignApiCallResponse
+	(*VerifySignatureRequest)(nil),     // 13: paysig.v1.VerifySignatureRequest
+	(*VerifySignatureResponse)(nil),    // 14: paysig.v1.VerifySignatureResponse
+	(*ItemError)(nil),                  // 15: paysig.v1.ItemError
+	(*ItemFieldViolation)(nil),         // 16: paysig.v1.ItemFieldViolation
+	(*BatchSignOrdersRequest)(nil),     // 17: paysig.v1.BatchSignOrdersRequest
+	(*BatchSignOrdersResponse)(nil),    // 18: paysig.v1.BatchSignOrdersResponse
+	(*SignOrderResult)(nil),            // 19: paysig.v1.SignOrderResult
+	(*BatchSignApiCallsRequest)(nil),   // 20: paysig.v1.BatchSignApiCallsRequest
+	(*BatchSignApiCallsResponse)(nil),  // 21: paysig.v1.BatchSignApiCallsResponse
+	(*SignApiCallResult)(nil),          // 22: paysig.v1.SignApiCallResult
+	(*VerifyNotificationRequest)(nil),  // 23: paysig.v1.VerifyNotificationRequest
+	(*VerifyNotificationResponse)(nil), // 24: paysig.v1.VerifyNotificationResponse
+	(*HttpReply)(nil),                  // 25: paysig.v1.HttpReply
+	(*Notification)(nil),               // 26: paysig.v1.Notification
+	(*NotificationGoods)(nil),          // 27: paysig.v1.NotificationGoods
+	(*NotificationCoin)(nil),           // 28: paysig.v1.NotificationCoin
+	(*NotificationRefund)(nil),         // 29: paysig.v1.NotificationRefund
+	(*NotificationComplaint)(nil),      // 30: paysig.v1.NotificationComplaint
+	(*WeChatPayInfo)(nil),              // 31: paysig.v1.WeChatPayInfo
+	(*TeamInfo)(nil),                   // 32: paysig.v1.TeamInfo
 }
 var file_paysig_v1_signer_proto_depIdxs = []int32{
 	0,  // 0: paysig.v1.SignOrderRequest.env:type_name -> paysig.v1.Env
 	1,  // 1: paysig.v1.SignOrderRequest.api:type_name -> paysig.v1.PaymentApi
 	2,  // 2: paysig.v1.SignOrderRequest.mode:type_name -> paysig.v1.VirtualPaymentMode
-	5,  // 3: paysig.v1.SignOrderRequest.order:type_name -> paysig.v1.Order
+	8,  // 3: paysig.v1.SignOrderRequest.order:type_name -> paysig.v1.Order
 	0,  // 4: paysig.v1.SignOrderResponse.env:type_name -> paysig.v1.Env
 	0,  // 5: paysig.v1.SignApiCallRequest.env:type_name -> paysig.v1.Env
 	0,  // 6: paysig.v1.SignApiCallResponse.env:type_name -> paysig.v1.Env
@@ -1677,30 +3122,45 @@ var file_paysig_v1_signer_proto_depIdxs = []int32{
 	3,  // 8: paysig.v1.VerifySignatureRequest.scheme:type_name -> paysig.v1.SignatureScheme
 	4,  // 9: paysig.v1.VerifySignatureResponse.result:type_name -> paysig.v1.VerifyResult
 	0,  // 10: paysig.v1.VerifySignatureResponse.env:type_name -> paysig.v1.Env
-	13, // 11: paysig.v1.ItemError.violations:type_name -> paysig.v1.ItemFieldViolation
-	6,  // 12: paysig.v1.BatchSignOrdersRequest.requests:type_name -> paysig.v1.SignOrderRequest
-	16, // 13: paysig.v1.BatchSignOrdersResponse.results:type_name -> paysig.v1.SignOrderResult
-	7,  // 14: paysig.v1.SignOrderResult.response:type_name -> paysig.v1.SignOrderResponse
-	12, // 15: paysig.v1.SignOrderResult.error:type_name -> paysig.v1.ItemError
-	8,  // 16: paysig.v1.BatchSignApiCallsRequest.requests:type_name -> paysig.v1.SignApiCallRequest
-	19, // 17: paysig.v1.BatchSignApiCallsResponse.results:type_name -> paysig.v1.SignApiCallResult
-	9,  // 18: paysig.v1.SignApiCallResult.response:type_name -> paysig.v1.SignApiCallResponse
-	12, // 19: paysig.v1.SignApiCallResult.error:type_name -> paysig.v1.ItemError
-	6,  // 20: paysig.v1.SignerService.SignOrder:input_type -> paysig.v1.SignOrderRequest
-	8,  // 21: paysig.v1.SignerService.SignApiCall:input_type -> paysig.v1.SignApiCallRequest
-	10, // 22: paysig.v1.SignerService.VerifySignature:input_type -> paysig.v1.VerifySignatureRequest
-	14, // 23: paysig.v1.SignerService.BatchSignOrders:input_type -> paysig.v1.BatchSignOrdersRequest
-	17, // 24: paysig.v1.SignerService.BatchSignApiCalls:input_type -> paysig.v1.BatchSignApiCallsRequest
-	7,  // 25: paysig.v1.SignerService.SignOrder:output_type -> paysig.v1.SignOrderResponse
-	9,  // 26: paysig.v1.SignerService.SignApiCall:output_type -> paysig.v1.SignApiCallResponse
-	11, // 27: paysig.v1.SignerService.VerifySignature:output_type -> paysig.v1.VerifySignatureResponse
-	15, // 28: paysig.v1.SignerService.BatchSignOrders:output_type -> paysig.v1.BatchSignOrdersResponse
-	18, // 29: paysig.v1.SignerService.BatchSignApiCalls:output_type -> paysig.v1.BatchSignApiCallsResponse
-	25, // [25:30] is the sub-list for method output_type
-	20, // [20:25] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	16, // 11: paysig.v1.ItemError.violations:type_name -> paysig.v1.ItemFieldViolation
+	9,  // 12: paysig.v1.BatchSignOrdersRequest.requests:type_name -> paysig.v1.SignOrderRequest
+	19, // 13: paysig.v1.BatchSignOrdersResponse.results:type_name -> paysig.v1.SignOrderResult
+	10, // 14: paysig.v1.SignOrderResult.response:type_name -> paysig.v1.SignOrderResponse
+	15, // 15: paysig.v1.SignOrderResult.error:type_name -> paysig.v1.ItemError
+	11, // 16: paysig.v1.BatchSignApiCallsRequest.requests:type_name -> paysig.v1.SignApiCallRequest
+	22, // 17: paysig.v1.BatchSignApiCallsResponse.results:type_name -> paysig.v1.SignApiCallResult
+	12, // 18: paysig.v1.SignApiCallResult.response:type_name -> paysig.v1.SignApiCallResponse
+	15, // 19: paysig.v1.SignApiCallResult.error:type_name -> paysig.v1.ItemError
+	5,  // 20: paysig.v1.VerifyNotificationResponse.result:type_name -> paysig.v1.NotificationResult
+	25, // 21: paysig.v1.VerifyNotificationResponse.ack:type_name -> paysig.v1.HttpReply
+	25, // 22: paysig.v1.VerifyNotificationResponse.nack:type_name -> paysig.v1.HttpReply
+	26, // 23: paysig.v1.VerifyNotificationResponse.notification:type_name -> paysig.v1.Notification
+	0,  // 24: paysig.v1.Notification.env:type_name -> paysig.v1.Env
+	6,  // 25: paysig.v1.Notification.kind:type_name -> paysig.v1.NotificationKind
+	7,  // 26: paysig.v1.Notification.format:type_name -> paysig.v1.NotificationFormat
+	27, // 27: paysig.v1.Notification.goods:type_name -> paysig.v1.NotificationGoods
+	28, // 28: paysig.v1.Notification.coin:type_name -> paysig.v1.NotificationCoin
+	29, // 29: paysig.v1.Notification.refund:type_name -> paysig.v1.NotificationRefund
+	30, // 30: paysig.v1.Notification.complaint:type_name -> paysig.v1.NotificationComplaint
+	31, // 31: paysig.v1.Notification.wechat_pay:type_name -> paysig.v1.WeChatPayInfo
+	32, // 32: paysig.v1.Notification.team:type_name -> paysig.v1.TeamInfo
+	9,  // 33: paysig.v1.SignerService.SignOrder:input_type -> paysig.v1.SignOrderRequest
+	11, // 34: paysig.v1.SignerService.SignApiCall:input_type -> paysig.v1.SignApiCallRequest
+	13, // 35: paysig.v1.SignerService.VerifySignature:input_type -> paysig.v1.VerifySignatureRequest
+	17, // 36: paysig.v1.SignerService.BatchSignOrders:input_type -> paysig.v1.BatchSignOrdersRequest
+	20, // 37: paysig.v1.SignerService.BatchSignApiCalls:input_type -> paysig.v1.BatchSignApiCallsRequest
+	23, // 38: paysig.v1.SignerService.VerifyNotification:input_type -> paysig.v1.VerifyNotificationRequest
+	10, // 39: paysig.v1.SignerService.SignOrder:output_type -> paysig.v1.SignOrderResponse
+	12, // 40: paysig.v1.SignerService.SignApiCall:output_type -> paysig.v1.SignApiCallResponse
+	14, // 41: paysig.v1.SignerService.VerifySignature:output_type -> paysig.v1.VerifySignatureResponse
+	18, // 42: paysig.v1.SignerService.BatchSignOrders:output_type -> paysig.v1.BatchSignOrdersResponse
+	21, // 43: paysig.v1.SignerService.BatchSignApiCalls:output_type -> paysig.v1.BatchSignApiCallsResponse
+	24, // 44: paysig.v1.SignerService.VerifyNotification:output_type -> paysig.v1.VerifyNotificationResponse
+	39, // [39:45] is the sub-list for method output_type
+	33, // [33:39] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_paysig_v1_signer_proto_init() }
@@ -1722,8 +3182,8 @@ func file_paysig_v1_signer_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paysig_v1_signer_proto_rawDesc), len(file_paysig_v1_signer_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   15,
+			NumEnums:      8,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,11 +34,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SignerService_SignOrder_FullMethodName         = "/paysig.v1.SignerService/SignOrder"
-	SignerService_SignApiCall_FullMethodName       = "/paysig.v1.SignerService/SignApiCall"
-	SignerService_VerifySignature_FullMethodName   = "/paysig.v1.SignerService/VerifySignature"
-	SignerService_BatchSignOrders_FullMethodName   = "/paysig.v1.SignerService/BatchSignOrders"
-	SignerService_BatchSignApiCalls_FullMethodName = "/paysig.v1.SignerService/BatchSignApiCalls"
+	SignerService_SignOrder_FullMethodName          = "/paysig.v1.SignerService/SignOrder"
+	SignerService_SignApiCall_FullMethodName        = "/paysig.v1.SignerService/SignApiCall"
+	SignerService_VerifySignature_FullMethodName    = "/paysig.v1.SignerService/VerifySignature"
+	SignerService_BatchSignOrders_FullMethodName    = "/paysig.v1.SignerService/BatchSignOrders"
+	SignerService_BatchSignApiCalls_FullMethodName  = "/paysig.v1.SignerService/BatchSignApiCalls"
+	SignerService_VerifyNotification_FullMethodName = "/paysig.v1.SignerService/VerifyNotification"
 )
 
 // SignerServiceClient is the client API for SignerService service.
@@ -86,6 +87,18 @@ type SignerServiceClient interface {
 	BatchSignOrders(ctx context.Context, in *BatchSignOrdersRequest, opts ...grpc.CallOption) (*BatchSignOrdersResponse, error)
 	// Signs up to 1,000 server API calls in one call, like BatchSignOrders.
 	BatchSignApiCalls(ctx context.Context, in *BatchSignApiCallsRequest, opts ...grpc.CallOption) (*BatchSignApiCallsResponse, error)
+	// Verifies a payment notification (or any message push) that WeChat, or a
+	// super-app host, pushed to the game's server URL. The game server
+	// forwards the HTTP request exactly as received and gets back a verdict,
+	// the parsed notification and the exact HTTP reply to send.
+	//
+	// A forged or tampered push is a normal response
+	// (NOTIFICATION_RESULT_REJECTED with a reject_reason), like a mismatch in
+	// VerifySignature. Errors are for malformed calls: INVALID_ARGUMENT for a
+	// bad http_method or a query without signature, timestamp or nonce (or a
+	// GET without echostr); NOT_FOUND for an unknown app; FAILED_PRECONDITION
+	// (reason PUSH_NOT_CONFIGURED) for an app without an [apps.push] table.
+	VerifyNotification(ctx context.Context, in *VerifyNotificationRequest, opts ...grpc.CallOption) (*VerifyNotificationResponse, error)
 }
 
 type signerServiceClient struct {
@@ -146,6 +159,16 @@ func (c *signerServiceClient) BatchSignApiCalls(ctx context.Context, in *BatchSi
 	return out, nil
 }
 
+func (c *signerServiceClient) VerifyNotification(ctx context.Context, in *VerifyNotificationRequest, opts ...grpc.CallOption) (*VerifyNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyNotificationResponse)
+	err := c.cc.Invoke(ctx, SignerService_VerifyNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SignerServiceServer is the server API for SignerService service.
 // All implementations must embed UnimplementedSignerServiceServer
 // for forward compatibility.
@@ -191,6 +214,18 @@ type SignerServiceServer interface {
 	BatchSignOrders(context.Context, *BatchSignOrdersRequest) (*BatchSignOrdersResponse, error)
 	// Signs up to 1,000 server API calls in one call, like BatchSignOrders.
 	BatchSignApiCalls(context.Context, *BatchSignApiCallsRequest) (*BatchSignApiCallsResponse, error)
+	// Verifies a payment notification (or any message push) that WeChat, or a
+	// super-app host, pushed to the game's server URL. The game server
+	// forwards the HTTP request exactly as received and gets back a verdict,
+	// the parsed notification and the exact HTTP reply to send.
+	//
+	// A forged or tampered push is a normal response
+	// (NOTIFICATION_RESULT_REJECTED with a reject_reason), like a mismatch in
+	// VerifySignature. Errors are for malformed calls: INVALID_ARGUMENT for a
+	// bad http_method or a query without signature, timestamp or nonce (or a
+	// GET without echostr); NOT_FOUND for an unknown app; FAILED_PRECONDITION
+	// (reason PUSH_NOT_CONFIGURED) for an app without an [apps.push] table.
+	VerifyNotification(context.Context, *VerifyNotificationRequest) (*VerifyNotificationResponse, error)
 	mustEmbedUnimplementedSignerServiceServer()
 }
 
@@ -215,6 +250,9 @@ func (UnimplementedSignerServiceServer) BatchSignOrders(context.Context, *BatchS
 }
 func (UnimplementedSignerServiceServer) BatchSignApiCalls(context.Context, *BatchSignApiCallsRequest) (*BatchSignApiCallsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchSignApiCalls not implemented")
+}
+func (UnimplementedSignerServiceServer) VerifyNotification(context.Context, *VerifyNotificationRequest) (*VerifyNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyNotification not implemented")
 }
 func (UnimplementedSignerServiceServer) mustEmbedUnimplementedSignerServiceServer() {}
 func (UnimplementedSignerServiceServer) testEmbeddedByValue()                       {}
@@ -327,6 +365,24 @@ func _SignerService_BatchSignApiCalls_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SignerService_VerifyNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SignerServiceServer).VerifyNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SignerService_VerifyNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SignerServiceServer).VerifyNotification(ctx, req.(*VerifyNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SignerService_ServiceDesc is the grpc.ServiceDesc for SignerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -353,6 +409,10 @@ var SignerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchSignApiCalls",
 			Handler:    _SignerService_BatchSignApiCalls_Handler,
+		},
+		{
+			MethodName: "VerifyNotification",
+			Handler:    _SignerService_VerifyNotification_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -77,6 +77,11 @@ class SignerServiceStub:
                 request_serializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsRequest.SerializeToString,
                 response_deserializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsResponse.FromString,
                 _registered_method=True)
+        self.VerifyNotification = channel.unary_unary(
+                '/paysig.v1.SignerService/VerifyNotification',
+                request_serializer=paysig_dot_v1_dot_signer__pb2.VerifyNotificationRequest.SerializeToString,
+                response_deserializer=paysig_dot_v1_dot_signer__pb2.VerifyNotificationResponse.FromString,
+                _registered_method=True)
 
 
 class SignerServiceServicer:
@@ -145,6 +150,23 @@ class SignerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyNotification(self, request, context):
+        """Verifies a payment notification (or any message push) that WeChat, or a
+        super-app host, pushed to the game's server URL. The game server
+        forwards the HTTP request exactly as received and gets back a verdict,
+        the parsed notification and the exact HTTP reply to send.
+
+        A forged or tampered push is a normal response
+        (NOTIFICATION_RESULT_REJECTED with a reject_reason), like a mismatch in
+        VerifySignature. Errors are for malformed calls: INVALID_ARGUMENT for a
+        bad http_method or a query without signature, timestamp or nonce (or a
+        GET without echostr); NOT_FOUND for an unknown app; FAILED_PRECONDITION
+        (reason PUSH_NOT_CONFIGURED) for an app without an [apps.push] table.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SignerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -172,6 +194,11 @@ def add_SignerServiceServicer_to_server(servicer, server):
                     servicer.BatchSignApiCalls,
                     request_deserializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsRequest.FromString,
                     response_serializer=paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsResponse.SerializeToString,
+            ),
+            'VerifyNotification': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyNotification,
+                    request_deserializer=paysig_dot_v1_dot_signer__pb2.VerifyNotificationRequest.FromString,
+                    response_serializer=paysig_dot_v1_dot_signer__pb2.VerifyNotificationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -327,6 +354,33 @@ class SignerService:
             '/paysig.v1.SignerService/BatchSignApiCalls',
             paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsRequest.SerializeToString,
             paysig_dot_v1_dot_signer__pb2.BatchSignApiCallsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyNotification(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paysig.v1.SignerService/VerifyNotification',
+            paysig_dot_v1_dot_signer__pb2.VerifyNotificationRequest.SerializeToString,
+            paysig_dot_v1_dot_signer__pb2.VerifyNotificationResponse.FromString,
             options,
             channel_credentials,
             insecure,
