@@ -170,6 +170,13 @@ func (c *Client) BatchSignApiCalls(ctx context.Context, reqs []*paysigv1.SignApi
 	return resp.GetResults(), err
 }
 
+// VerifyNotification verifies a push that WeChat sent to the game's push
+// URL; a forged push is a response with Result REJECTED, not an error.
+// NotificationHandler wraps it in an http.Handler. Errors are *Error.
+func (c *Client) VerifyNotification(ctx context.Context, req *paysigv1.VerifyNotificationRequest, opts ...grpc.CallOption) (*paysigv1.VerifyNotificationResponse, error) {
+	return call(ctx, c, req, paysigv1.SignerServiceClient.VerifyNotification, opts...)
+}
+
 type bearer struct {
 	token      string
 	requireTLS bool
