@@ -108,18 +108,9 @@ Status Client::BatchSignApiCalls(const v1::BatchSignApiCallsRequest& request, v1
   return Invoke(&v1::SignerService::Stub::BatchSignApiCalls, request, response, call);
 }
 
-Status Client::VerifyEvent(const std::string& app_id, const std::string& raw_notification,
-                           v1::VerifySignatureResponse* response, const CallOptions& call) const {
-  Notification n;
-  Status st = ParseNotification(raw_notification, &n);
-  if (!st.ok()) return st;
-  v1::VerifySignatureRequest request;
-  request.set_app_id(app_id);
-  request.set_scheme(v1::SIGNATURE_SCHEME_EVENT);
-  request.set_method(n.event);
-  request.set_payload(n.payload);
-  request.set_signature(n.pay_event_sig);
-  return VerifySignature(request, response, call);
+Status Client::VerifyNotification(const v1::VerifyNotificationRequest& request,
+                                  v1::VerifyNotificationResponse* response, const CallOptions& call) const {
+  return Invoke(&v1::SignerService::Stub::VerifyNotification, request, response, call);
 }
 
 }  // namespace paysig

@@ -87,18 +87,6 @@ struct ClientOptions {
 // The canonical name of a gRPC code, e.g. "INVALID_ARGUMENT".
 const char* StatusCodeName(grpc::StatusCode code);
 
-// The fields of a mini-game payment push that its PayEventSig covers.
-struct Notification {
-  std::string event;
-  std::string payload;  // the raw MiniGame.Payload string, as signed
-  std::string pay_event_sig;
-  bool is_mock = false;
-};
-
-// Reads Event and MiniGame.{Payload, PayEventSig, IsMock} of a raw JSON push.
-// A malformed push is INVALID_ARGUMENT with reason INVALID_NOTIFICATION.
-Status ParseNotification(const std::string& raw_json, Notification* out);
-
 class Client {
  public:
   // Builds a client for `target` (host:port or any gRPC target such as
@@ -120,9 +108,11 @@ class Client {
                          const CallOptions& call = {}) const;
   Status BatchSignApiCalls(const v1::BatchSignApiCallsRequest& request, v1::BatchSignApiCallsResponse* response,
                            const CallOptions& call = {}) const;
-  // Checks the PayEventSig of a raw mini-game payment push for app_id.
-  Status VerifyEvent(const std::string& app_id, const std::string& raw_notification,
-                     v1::VerifySignatureResponse* response, const CallOptions& call = {}) const;
+  // Verifies a push WeChat sent to the game's push URL; a forged push is OK
+  // with response->result() == NOTIFICATION_RESULT_REJECTED.
+  // HandleNotification (paysig/push_handler.h) wraps it for an HTTP server.
+  Status VerifyNotification(const v1::VerifyNotificationRequest& request, v1::VerifyNotificationResponse* response,
+                            const CallOptions& call = {}) const;
 
  private:
   explicit Client(const ClientOptions& options) : options_(options) {}
