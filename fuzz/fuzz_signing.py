@@ -1,12 +1,17 @@
 """Coverage-guided fuzz target (atheris) for paysig's validation and signData
-code: requests built from the fuzzer's bytes go through the three operations
+code: requests built from the fuzzer's bytes go through the operations
 directly, and orders through the compiled fast path too. Any exception other
 than PaysigError is a crash, and so is a signData that breaks a rule or a
-fast-path answer that differs from the reference path's.
+fast-path answer that differs from the reference path's. Pushes: the fuzzer's
+bytes as a plain body, and as the Encrypt of a correctly signed safe-mode
+push (so the decryption and the inner parser are reached); a safe-mode push
+that is accepted, or a plain one whose message is not the body, is a crash.
 
     python fuzz/fuzz_signing.py -max_total_time=60      (make fuzz)
 """
 
+import base64
+import hashlib
 import json
 import re
 import sys
@@ -15,11 +20,13 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from paysig.server.config import load_config
+    from paysig.server.config import load_config, parse_config
     from paysig.server.errors import PaysigError
     from paysig.server.ops.sign_api_call import sign_api_call
     from paysig.server.ops.sign_order import sign_order
+    from paysig.server.ops.verify_notification import verify_notification
     from paysig.server.ops.verify_signature import verify_signature
+    from paysig.server.push_parse import Malformed, parse_message
     from paysig.v1 import signer_pb2 as pb
 
 from paysig.server.access import ANONYMOUS  # noqa: E402
@@ -29,6 +36,46 @@ CONFIG = load_config(Path(__file__).resolve().parent.parent / "tests" / "conform
 APPS = ["mg", "mp", "sa", "mg-prod-only", "nope", ""]
 FAST = FastOrders(CONFIG)  # the compiled SignOrder path, held to the reference path's answers
 OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,32}")
+PUSH_TOKEN, PUSH_AES = "fuzzToken1", "FuzzKeyFuzzKeyFuzzKeyFuzzKeyFuzzKeyFuzzKey1"
+PUSH_CONFIG = parse_config({"apps": [
+    {"app_id": "safe", "kind": "minigame", "offer_id": "1", "keys": {"production": {"value": "k"}},
+     "push": {"token": {"value": PUSH_TOKEN}, "encoding_aes_key": {"value": PUSH_AES},
+              "wechat_appid": "wx0000111122223333"}},
+    {"app_id": "plain", "kind": "miniprogram", "offer_id": "1", "keys": {"production": {"value": "k"}},
+     "push": {"token": {"value": PUSH_TOKEN}, "mode": "plain"}},
+    {"app_id": "sa", "kind": "superapp", "keys": {"production": {"value": "k"}}, "push": {}},
+]}, source="fuzz", base_dir=Path("."))
+TIMESTAMP, NONCE = "1714112445", "415670741"
+
+
+def sha1_sorted(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+PLAIN_QUERY = f"signature={sha1_sorted(PUSH_TOKEN, TIMESTAMP, NONCE)}&timestamp={TIMESTAMP}&nonce={NONCE}"
+
+
+def fuzz_push(fdp: atheris.FuzzedDataProvider) -> None:
+    choice = fdp.ConsumeIntInRange(0, 2)
+    raw = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 4096))
+    if choice == 0:
+        try:
+            assert isinstance(parse_message(raw)[1], dict)
+        except Malformed:
+            pass
+        return
+    if choice == 1:
+        app_id = "plain" if fdp.ConsumeBool() else "sa"
+        r = verify_notification(PUSH_CONFIG, pb.VerifyNotificationRequest(
+            app_id=app_id, http_method="POST", query=PLAIN_QUERY if app_id == "plain" else "", body=raw))
+        if r.result == pb.NOTIFICATION_RESULT_ACCEPTED:
+            assert r.notification.message.encode() == raw, "the message is not the body"
+        return
+    encrypt = base64.b64encode(raw).decode() if fdp.ConsumeBool() else raw.decode("latin-1")
+    query = f"{PLAIN_QUERY}&encrypt_type=aes&msg_signature={sha1_sorted(PUSH_TOKEN, TIMESTAMP, NONCE, encrypt)}"
+    r = verify_notification(PUSH_CONFIG, pb.VerifyNotificationRequest(
+        app_id="safe", http_method="POST", query=query, body=json.dumps({"Encrypt": encrypt}).encode()))
+    assert r.result == pb.NOTIFICATION_RESULT_REJECTED, "a random ciphertext was accepted"
 
 
 def text(fdp: atheris.FuzzedDataProvider) -> str:
@@ -49,7 +96,7 @@ def check_sign_data(sign_data: str) -> None:
 
 def test_one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
-    choice = fdp.ConsumeIntInRange(0, 2)
+    choice = fdp.ConsumeIntInRange(0, 3)
     app_id = APPS[fdp.ConsumeIntInRange(0, len(APPS) - 1)]
     try:
         if choice == 0:
@@ -72,6 +119,8 @@ def test_one_input(data: bytes) -> None:
         elif choice == 1:
             sign_api_call(CONFIG, pb.SignApiCallRequest(app_id=app_id, env=fdp.ConsumeIntInRange(0, 3),
                                                         uri=text(fdp), body=text(fdp), session_key=text(fdp)))
+        elif choice == 3:
+            fuzz_push(fdp)
         else:
             verify_signature(CONFIG, pb.VerifySignatureRequest(
                 app_id=app_id, env=fdp.ConsumeIntInRange(0, 3), scheme=fdp.ConsumeIntInRange(0, 4),

@@ -1,4 +1,4 @@
-"""paysig.client specifics: verify_event, typed errors, request ids, options, connections."""
+"""paysig.client specifics: typed errors, request ids, options, connections (push handlers: test_push_handlers.py)."""
 
 import asyncio
 import hashlib
@@ -7,50 +7,18 @@ import json
 import grpc
 import pytest
 
-from paysig.client import AsyncClient, CallInfo, Client, PaysigError, parse_notification
-from paysig.v1 import signer_pb2 as pb
-from paysig.server import create_server, load_config
 from google.rpc import error_details_pb2
 
-from support import CASES, CONFORMANCE_CONFIG, running_server
-
-EVENT_CASE = next(c for c in json.loads(CASES.read_text())["cases"] if c["name"] == "PayEventSig, Env 1")
-
-
-def push(signature: str) -> str:
-    request = EVENT_CASE["request"]
-    return json.dumps({"ToUserName": "gh_x", "Event": request["method"],
-                       "MiniGame": {"Payload": request["payload"], "PayEventSig": signature, "IsMock": True}})
+from paysig.client import AsyncClient, CallInfo, Client, PaysigError
+from paysig.v1 import signer_pb2 as pb
+from paysig.server import create_server, load_config
+from support import CONFORMANCE_CONFIG, running_server
 
 
 @pytest.fixture(scope="module")
 def client(conformance_port):
     with Client(f"127.0.0.1:{conformance_port}", connections=3) as c:
         yield c
-
-
-def test_verify_event_genuine_and_tampered(client):
-    signature = EVENT_CASE["request"]["signature"]  # computed by openssl
-    genuine = client.verify_event("mg", push(signature))
-    assert (genuine.valid, genuine.result, genuine.env, genuine.key_version) == (
-        True, pb.VERIFY_RESULT_VALID, pb.ENV_SANDBOX, 2)
-    tampered = client.verify_event("mg", push(("1" if signature[0] == "0" else "0") + signature[1:]))
-    assert (tampered.valid, tampered.result) == (False, pb.VERIFY_RESULT_INVALID)
-    assert parse_notification(push(signature)).is_mock
-
-
-@pytest.mark.parametrize("raw, field", [
-    ("not json", "notification"), ("[]", "notification"), ('{"MiniGame": {}}', "Event"),
-    ('{"Event": "e"}', "MiniGame"), ('{"Event": "e", "MiniGame": {"PayEventSig": "00"}}', "MiniGame.Payload"),
-    ('{"Event": "e", "MiniGame": {"Payload": {"Env": 0}, "PayEventSig": "00"}}', "MiniGame.Payload"),
-    ('{"Event": "e", "MiniGame": {"Payload": "{}"}}', "MiniGame.PayEventSig"),
-])
-def test_malformed_push_is_a_typed_error(client, raw, field):
-    with pytest.raises(PaysigError) as info:
-        client.verify_event("mg", raw)
-    assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert info.value.reason == "INVALID_NOTIFICATION"
-    assert info.value.violation(field) is not None
 
 
 def test_server_errors_are_typed(client):

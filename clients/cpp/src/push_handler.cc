@@ -37,7 +37,7 @@ HttpReply HandleNotification(const Client& client, const std::string& app_id, st
     request.set_body(std::string(body));
     v1::VerifyNotificationResponse response;
     CallOptions call;
-    call.deadline = std::chrono::system_clock::now() + kNotificationBudget;
+    call.deadline = std::chrono::system_clock::now() + kNotificationVerifyTimeout;
     Status st = client.VerifyNotification(request, &response, call);
     if (call_status != nullptr) *call_status = st;
     if (!st.ok()) {

@@ -21,6 +21,10 @@ const MaxNotificationBody = 64 << 10
 // bounds the VerifyNotification call and the delivery together.
 const NotificationBudget = 3 * time.Second
 
+// NotificationVerifyTimeout is the part of NotificationBudget given to the
+// VerifyNotification call; the delivery has the rest.
+const NotificationVerifyTimeout = 1500 * time.Millisecond
+
 // DeliverFunc delivers an authentic notification (goods, coins, a refund,
 // ...; see n.Kind). WeChat repeats a push until it gets the ack, so deliver
 // once per n.OutTradeNo and return nil for every repeat. A nil error answers
@@ -41,8 +45,8 @@ func OnNotificationError(f func(r *http.Request, err error)) NotificationOption 
 // NotificationHandler returns the http.Handler of appID's push URL (appID as
 // named in the server's config, with an [apps.push] table). For every
 // request it forwards the method, raw query and body (at most
-// MaxNotificationBody) to VerifyNotification within NotificationBudget and
-// answers WeChat:
+// MaxNotificationBody) to VerifyNotification within NotificationVerifyTimeout
+// and answers WeChat within NotificationBudget:
 //
 //   - the URL verification handshake (GET): the echostr;
 //   - a rejected (forged, tampered, malformed) push: paysig's nack (4xx),
@@ -86,8 +90,10 @@ func (h *notificationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	resp, err := h.client.VerifyNotification(ctx, &paysigv1.VerifyNotificationRequest{
+	verifyCtx, cancelVerify := context.WithTimeout(ctx, NotificationVerifyTimeout)
+	resp, err := h.client.VerifyNotification(verifyCtx, &paysigv1.VerifyNotificationRequest{
 		AppId: h.appID, HttpMethod: r.Method, Query: r.URL.RawQuery, Body: body})
+	cancelVerify()
 	if err != nil {
 		h.report(r, err)
 		if perr, ok := AsError(err); ok && perr.Code == codes.InvalidArgument {

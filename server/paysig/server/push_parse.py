@@ -46,20 +46,19 @@ def parse_message(data: bytes) -> tuple[Format, dict[str, Any]]:
     raise Malformed("neither a JSON object nor an XML document")
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of a parsed JSON value (iterative: no recursion)."""
-    deepest, todo = 0, [(value, 1)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        todo.extend((child, depth + 1) for child in children)
-    return deepest
+def _too_deep(text: str, value: Any) -> bool:
+    """Whether a parsed JSON value nests deeper than MAX_DEPTH (level by
+    level, no recursion; skipped when the text has too few brackets)."""
+    if text.count("{") + text.count("[") <= MAX_DEPTH:
+        return False
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH:
+            return True
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, (dict, list))]
+    return False
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -80,7 +79,7 @@ def parse_json(text: str) -> dict[str, Any]:
         raise Malformed("not valid JSON") from None
     if not isinstance(value, dict):
         raise Malformed("not a JSON object")
-    if _depth(value) > MAX_DEPTH:
+    if _too_deep(text, value):
         raise Malformed("nested too deeply")
     return value
 

@@ -25,9 +25,11 @@ namespace paysig {
 // BODY_TOO_LARGE); a bigger one is answered 413 without a call.
 constexpr std::size_t kMaxNotificationBody = 64 * 1024;
 
-// How long WeChat waits for the answer to a push: the deadline of the
-// VerifyNotification call. Deliver within what is left of it.
+// How long WeChat waits for the answer to a push.
 constexpr std::chrono::milliseconds kNotificationBudget{3000};
+// The part of it given to the VerifyNotification call; deliver within the
+// rest.
+constexpr std::chrono::milliseconds kNotificationVerifyTimeout{1500};
 
 // An HTTP answer to send back to WeChat unchanged.
 struct HttpReply {
@@ -44,8 +46,8 @@ using DeliverFunction = std::function<bool(const v1::Notification& n)>;
 
 // Handles one HTTP request received on app_id's push URL (app_id as named in
 // the server's config, with an [apps.push] table): forwards the method, raw
-// query and body to VerifyNotification within kNotificationBudget and returns
-// the answer:
+// query and body to VerifyNotification within kNotificationVerifyTimeout and
+// returns the answer:
 //   - the URL verification handshake (GET): the echostr;
 //   - a rejected (forged, tampered, malformed) push: paysig's nack (4xx),
 //     without calling deliver;

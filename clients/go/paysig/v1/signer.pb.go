@@ -1718,8 +1718,10 @@ type VerifyNotificationRequest struct {
 	// and signature, timestamp and nonce are checked only when present (and
 	// a token is configured).
 	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
-	// Required for POST, empty for GET. The raw request body, unchanged. A
-	// body over 64 KiB is rejected (BODY_TOO_LARGE), not an error.
+	// Optional. The raw request body, unchanged; must be empty for GET
+	// (INVALID_ARGUMENT otherwise). An empty or malformed POST body is
+	// REJECTED (MALFORMED_BODY) and one over 64 KiB too (BODY_TOO_LARGE):
+	// the body is WeChat's (or an attacker's), not the caller's mistake.
 	Body          []byte `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1792,7 +1794,9 @@ type VerifyNotificationResponse struct {
 	// Set when result is REJECTED, empty otherwise. One of these stable names:
 	//
 	//	TRANSPORT_SIGNATURE_MISMATCH  signature is not sha1(sort(token,
-	//	                              timestamp, nonce));
+	//	                              timestamp, nonce)), or there is no
+	//	                              token to check it with (a superapp
+	//	                              app without token, on a GET);
 	//	MSG_SIGNATURE_MISMATCH        msg_signature is missing or is not
 	//	                              sha1(sort(token, timestamp, nonce,
 	//	                              Encrypt));
@@ -1822,7 +1826,9 @@ type VerifyNotificationResponse struct {
 	//	                              JSON object with a valid Env, or a
 	//	                              field has the wrong type.
 	//
-	// Checks run in that order: the transport first, the content after.
+	// The transport is checked first, then the body's size and syntax, the
+	// encryption (or the mode's rule for plain pushes), PayEventSig, and the
+	// typed fields last.
 	RejectReason string `protobuf:"bytes,2,opt,name=reject_reason,json=rejectReason,proto3" json:"reject_reason,omitempty"`
 	// The reply to send after a successful delivery. ACCEPTED: WeChat's
 	// success answer in the push's format (mini game: {"ErrCode":0,

@@ -14,7 +14,6 @@ from paysig.v1 import signer_pb2 as pb
 from paysig.v1 import signer_pb2_grpc
 
 from .errors import CallInfo, PaysigError, request_id_of
-from .notification import parse_notification
 
 # Balance over every address a name resolves to; retry only calls that never
 # reached a server (signing is a pure function of the request).
@@ -78,12 +77,6 @@ class _Base:
     def _call_kwargs(self, timeout: float | None) -> dict[str, Any]:
         return {"timeout": self._timeout if timeout is None else timeout, "metadata": self._metadata}
 
-    @staticmethod
-    def _event_request(app_id: str, raw: str | bytes) -> pb.VerifySignatureRequest:
-        n = parse_notification(raw)
-        return pb.VerifySignatureRequest(app_id=app_id, scheme=pb.SIGNATURE_SCHEME_EVENT, method=n.event,
-                                         payload=n.payload, signature=n.pay_event_sig)
-
 
 class Client(_Base):
     """Blocking client; thread-safe. Every failure raises PaysigError."""
@@ -118,11 +111,11 @@ class Client(_Base):
                          timeout: float | None = None, info: CallInfo | None = None) -> pb.VerifySignatureResponse:
         return self._call("VerifySignature", request, timeout, info)
 
-    def verify_event(self, app_id: str, raw_notification: str | bytes, *,
-                     timeout: float | None = None, info: CallInfo | None = None) -> pb.VerifySignatureResponse:
-        """Checks the PayEventSig of a raw mini-game payment push."""
-        request = self._event_request(app_id, raw_notification)
-        return self.verify_signature(request, timeout=timeout, info=info)
+    def verify_notification(self, request: pb.VerifyNotificationRequest, *, timeout: float | None = None,
+                            info: CallInfo | None = None) -> pb.VerifyNotificationResponse:
+        """Verifies a pushed HTTP request; see paysig.client.notification for
+        the ready-made push handlers."""
+        return self._call("VerifyNotification", request, timeout, info)
 
     def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
                           timeout: float | None = None, info: CallInfo | None = None) -> list[pb.SignOrderResult]:
@@ -180,10 +173,9 @@ class AsyncClient(_Base):
                                info: CallInfo | None = None) -> pb.VerifySignatureResponse:
         return await self._call("VerifySignature", request, timeout, info)
 
-    async def verify_event(self, app_id: str, raw_notification: str | bytes, *,
-                           timeout: float | None = None, info: CallInfo | None = None) -> pb.VerifySignatureResponse:
-        request = self._event_request(app_id, raw_notification)
-        return await self.verify_signature(request, timeout=timeout, info=info)
+    async def verify_notification(self, request: pb.VerifyNotificationRequest, *, timeout: float | None = None,
+                                  info: CallInfo | None = None) -> pb.VerifyNotificationResponse:
+        return await self._call("VerifyNotification", request, timeout, info)
 
     async def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
                                 timeout: float | None = None, info: CallInfo | None = None) -> list[pb.SignOrderResult]:
