@@ -17,7 +17,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 
 import pushes
-from paysig.client import AsyncClient, Client, asgi_notification_app, handle_notification, wsgi_notification_app
+from paysig.client import (AsyncClient, Client, PaysigError, asgi_notification_app, handle_notification,
+                           wsgi_notification_app)
 from paysig.server.config import parse_config
 from paysig.v1 import signer_pb2 as pb
 from support import running_server
@@ -252,3 +253,48 @@ def test_example_push_receiver():
             proc.terminate()
             proc.wait(10)
             proc.stderr.close()
+
+
+def test_pipeline_authentication_grants_and_rate_limit():
+    """VerifyNotification is an RPC like the others: a caller needs a token
+    and the grant, and is rate limited; the handler answers 503 when paysig
+    refuses it (WeChat retries), never the ack."""
+    import hashlib
+
+    def sha(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    config = parse_config({
+        "apps": [{"app_id": "game", "kind": "minigame", "offer_id": "1", "keys": {"production": {"value": APP_KEY}},
+                  "push": {"token": {"value": TOKEN}, "encoding_aes_key": {"value": AES}, "wechat_appid": APPID}}],
+        "auth": {"mode": "token"},
+        "callers": [{"name": "pusher", "token_sha256": sha("pusher-token-0123456789"), "apps": ["game"],
+                     "rpcs": ["VerifyNotification"], "rate_per_second": 0.001, "burst": 2},
+                    {"name": "signer", "token_sha256": sha("signer-token-0123456789"), "apps": ["game"],
+                     "rpcs": ["SignOrder"]}],
+    }, source="test", base_dir=Path("."))
+    game = Game()
+    with running_server(config) as (_, port):
+        def client(token):
+            return Client(f"127.0.0.1:{port}", connections=1, token=token, allow_token_without_tls=True)
+
+        def answer(token, out_trade_no):
+            with client(token) as c:
+                return handle_notification(c, "game", game.deliver, "POST", *goods(out_trade_no), timeout=TIMEOUT)
+
+        def refusal(token, out_trade_no):
+            query, body = goods(out_trade_no)
+            with client(token) as c, pytest.raises(PaysigError) as info:
+                c.verify_notification(pb.VerifyNotificationRequest(app_id="game", http_method="POST", query=query,
+                                                                   body=body), timeout=TIMEOUT)
+            return info.value.reason
+
+        assert refusal(None, "AUTH0001") == "MISSING_CREDENTIALS"
+        assert refusal("signer-token-0123456789", "AUTH0002") == "RPC_NOT_ALLOWED"
+        assert answer("signer-token-0123456789", "AUTH0002").status == 503
+        ok = answer("pusher-token-0123456789", "AUTH0003")
+        assert ok.status == 200 and json.loads(ok.body)["ErrCode"] == 0
+        assert answer("pusher-token-0123456789", "AUTH0004") == ok
+        assert refusal("pusher-token-0123456789", "AUTH0005") == "RATE_LIMITED"  # after the burst of 2
+        assert answer("pusher-token-0123456789", "AUTH0006").status == 503
+    assert sorted(game.granted) == ["AUTH0003", "AUTH0004"]

@@ -33,7 +33,8 @@ PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthC
 
 NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,15}", fullmatch=True).filter(lambda n: n.lower() != "xml")
 XML_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=40)
-SEEDS = [b"{", b"<xml>", b'{"a":', b"<xml><a>", b"<!DOCTYPE", b"&", b"]]>", b"\xef\xbb\xbf", b"<?xml?>"]
+SEEDS = [b"{", b"<xml>", b'{"a":', b"<xml><a>", b"<!DOCTYPE", b"&", b"]]>", b"\xef\xbb\xbf", b"<?xml?>",
+         rb'"\ud800"', rb'"\udc00\ud800"', rb'"\ud83d\ude00"']
 RAW = st.one_of(st.binary(max_size=300), st.lists(st.sampled_from(SEEDS + [b"}", b"</a>", b"</xml>", b"1", b'"']),
                                                   max_size=40).map(b"".join))
 
@@ -46,6 +47,7 @@ def test_any_bytes_parse_or_are_malformed(data):
     except Malformed:
         return
     assert isinstance(tree, dict)
+    json.dumps(tree, ensure_ascii=False).encode("utf-8")  # every string is valid Unicode (no lone surrogate)
 
 
 @PROPS

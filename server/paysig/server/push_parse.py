@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from typing import Any
 from xml.parsers import expat
 
@@ -61,6 +62,31 @@ def _too_deep(text: str, value: Any) -> bool:
     return False
 
 
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(text: str, value: Any) -> bool:
+    """Whether a parsed JSON value holds a string with an unpaired surrogate
+    (from a "\\ud800" escape): such a string is not text, and cannot be
+    hashed, stored or returned. Only looked for when the text has such an
+    escape."""
+    if not _ESCAPED_SURROGATE.search(text):
+        return False
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            todo.extend(item)
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return False
+
+
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
@@ -81,6 +107,8 @@ def parse_json(text: str) -> dict[str, Any]:
         raise Malformed("not a JSON object")
     if _too_deep(text, value):
         raise Malformed("nested too deeply")
+    if _has_lone_surrogate(text, value):
+        raise Malformed("a string is not valid Unicode")
     return value
 
 

@@ -399,7 +399,10 @@ const (
 	NotificationKind_NOTIFICATION_KIND_COMPLAINT NotificationKind = 4
 	// A subscription event: xpay_subscribe_signing_result_notify,
 	// xpay_subscribe_pay_fail_notify, xpay_subscribe_ios_refund_query_notify.
-	// Only the common fields are typed; read message for the rest.
+	// Only the common fields are typed; read message for the rest. The ack is
+	// the generic xpay_* success: xpay_subscribe_ios_refund_query_notify wants
+	// {"result_code":...,"result_info":...,"evidence":...} within 3 s, which
+	// only the game can write.
 	NotificationKind_NOTIFICATION_KIND_SUBSCRIPTION NotificationKind = 5
 	// Any other push on the same URL (a user message, another event): not a
 	// payment; read msg_type, event and message.
