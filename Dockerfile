@@ -10,7 +10,8 @@ WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY server ./server
 COPY clients/python ./clients/python
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Two wheels: paysig-client (paysig.v1, paysig.client) and the server that depends on it.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ./clients/python .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --no-create-home paysig

@@ -49,7 +49,7 @@ help: ## List the targets.
 $(VENV)/.installed: pyproject.toml setup.py server/paysig/server/_fastsign.c clients/python/pyproject.toml \
   | $(STAMPS)/build-deps
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ./clients/python -e '.[dev]'
 	touch $@
 
 .PHONY: venv
@@ -179,7 +179,7 @@ test-cpp: venv build-cpp ## C++ tests against a real server, plain and with ASan
 # ---- benchmarks -------------------------------------------------------------
 
 $(VENV)/.bench: $(VENV)/.installed
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ./clients/python -e '.[dev,bench]'
 	touch $@
 
 $(STAMPS)/h2load:

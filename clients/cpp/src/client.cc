@@ -16,6 +16,8 @@ constexpr char kServiceConfig[] = R"({
   }]
 })";
 
+constexpr char kRequestIdKey[] = "x-request-id";
+
 Status Invalid(const std::string& message) {
   Status st;
   st.code = grpc::StatusCode::INVALID_ARGUMENT;
@@ -64,58 +66,56 @@ Status Client::Create(const std::string& target, const ClientOptions& options, s
 
 template <typename Request, typename Response>
 Status Client::Invoke(grpc::Status (v1::SignerService::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-                      const Request& request, Response* response) const {
+                      const Request& request, Response* response, const CallOptions& call) const {
   try {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+    context.set_deadline(call.deadline.value_or(std::chrono::system_clock::now() + options_.timeout));
     if (!options_.token.empty()) context.AddMetadata("authorization", "Bearer " + options_.token);
     auto& stub = *stubs_[next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size()];
-    return Status::FromGrpc((stub.*method)(&context, request, response));
+    Status st = Status::FromGrpc((stub.*method)(&context, request, response));
+    const auto& trailers = context.GetServerTrailingMetadata();
+    if (auto it = trailers.find(kRequestIdKey); it != trailers.end()) {
+      st.request_id.assign(it->second.data(), it->second.size());
+    }
+    return st;
   } catch (const std::exception& e) {
     return Internal(e.what());
   }
 }
 
-Status Client::SignOrder(const v1::SignOrderRequest& request, v1::SignOrderResponse* response) const {
-  return Invoke(&v1::SignerService::Stub::SignOrder, request, response);
+Status Client::SignOrder(const v1::SignOrderRequest& request, v1::SignOrderResponse* response,
+                         const CallOptions& call) const {
+  return Invoke(&v1::SignerService::Stub::SignOrder, request, response, call);
 }
 
-Status Client::SignApiCall(const v1::SignApiCallRequest& request, v1::SignApiCallResponse* response) const {
-  return Invoke(&v1::SignerService::Stub::SignApiCall, request, response);
+Status Client::SignApiCall(const v1::SignApiCallRequest& request, v1::SignApiCallResponse* response,
+                           const CallOptions& call) const {
+  return Invoke(&v1::SignerService::Stub::SignApiCall, request, response, call);
 }
 
-Status Client::VerifySignature(const v1::VerifySignatureRequest& request,
-                               v1::VerifySignatureResponse* response) const {
-  return Invoke(&v1::SignerService::Stub::VerifySignature, request, response);
+Status Client::VerifySignature(const v1::VerifySignatureRequest& request, v1::VerifySignatureResponse* response,
+                               const CallOptions& call) const {
+  return Invoke(&v1::SignerService::Stub::VerifySignature, request, response, call);
 }
 
-Status Client::BatchSignOrders(const v1::BatchSignOrdersRequest& request,
-                               v1::BatchSignOrdersResponse* response) const {
-  return Invoke(&v1::SignerService::Stub::BatchSignOrders, request, response);
+Status Client::BatchSignOrders(const v1::BatchSignOrdersRequest& request, v1::BatchSignOrdersResponse* response,
+                               const CallOptions& call) const {
+  return Invoke(&v1::SignerService::Stub::BatchSignOrders, request, response, call);
 }
 
-Status Client::BatchSignApiCalls(const v1::BatchSignApiCallsRequest& request,
-                                 v1::BatchSignApiCallsResponse* response) const {
-  return Invoke(&v1::SignerService::Stub::BatchSignApiCalls, request, response);
+Status Client::BatchSignApiCalls(const v1::BatchSignApiCallsRequest& request, v1::BatchSignApiCallsResponse* response,
+                                 const CallOptions& call) const {
+  return Invoke(&v1::SignerService::Stub::BatchSignApiCalls, request, response, call);
+}
+
+Status Client::VerifyNotification(const v1::VerifyNotificationRequest& request,
+                                  v1::VerifyNotificationResponse* response, const CallOptions& call) const {
+  return Invoke(&v1::SignerService::Stub::VerifyNotification, request, response, call);
 }
 
 Status Client::DiagnoseSignature(const v1::DiagnoseSignatureRequest& request,
-                                 v1::DiagnoseSignatureResponse* response) const {
-  return Invoke(&v1::SignerService::Stub::DiagnoseSignature, request, response);
-}
-
-Status Client::VerifyEvent(const std::string& app_id, const std::string& raw_notification,
-                           v1::VerifySignatureResponse* response) const {
-  Notification n;
-  Status st = ParseNotification(raw_notification, &n);
-  if (!st.ok()) return st;
-  v1::VerifySignatureRequest request;
-  request.set_app_id(app_id);
-  request.set_scheme(v1::SIGNATURE_SCHEME_EVENT);
-  request.set_method(n.event);
-  request.set_payload(n.payload);
-  request.set_signature(n.pay_event_sig);
-  return VerifySignature(request, response);
+                                 v1::DiagnoseSignatureResponse* response, const CallOptions& call) const {
+  return Invoke(&v1::SignerService::Stub::DiagnoseSignature, request, response, call);
 }
 
 }  // namespace paysig

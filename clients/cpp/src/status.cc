@@ -4,6 +4,8 @@
 // google/rpc/error_details.proto.
 #include <google/protobuf/unknown_field_set.h>
 
+#include <cstdint>
+
 #include "paysig/client.h"
 
 namespace paysig {
@@ -15,6 +17,7 @@ using google::protobuf::UnknownFieldSet;
 constexpr char kErrorDomain[] = "paysig.v1";
 constexpr char kErrorInfoType[] = "type.googleapis.com/google.rpc.ErrorInfo";
 constexpr char kBadRequestType[] = "type.googleapis.com/google.rpc.BadRequest";
+constexpr char kRetryInfoType[] = "type.googleapis.com/google.rpc.RetryInfo";
 
 // The length-delimited fields numbered `number`, in order.
 std::vector<std::string> Strings(const UnknownFieldSet& set, int number) {
@@ -22,6 +25,16 @@ std::vector<std::string> Strings(const UnknownFieldSet& set, int number) {
   for (int i = 0; i < set.field_count(); ++i) {
     const UnknownField& f = set.field(i);
     if (f.number() == number && f.type() == UnknownField::TYPE_LENGTH_DELIMITED) out.push_back(f.length_delimited());
+  }
+  return out;
+}
+
+// The last varint field numbered `number` (protobuf's rule for scalars), or 0.
+uint64_t Varint(const UnknownFieldSet& set, int number) {
+  uint64_t out = 0;
+  for (int i = 0; i < set.field_count(); ++i) {
+    const UnknownField& f = set.field(i);
+    if (f.number() == number && f.type() == UnknownField::TYPE_VARINT) out = f.varint();
   }
   return out;
 }
@@ -48,6 +61,14 @@ void Decode(const std::string& status_bytes, Status* out) {
         if (!v.ParseFromString(v_bytes)) continue;
         out->violations.push_back(FieldViolation{First(v, 1), First(v, 3), First(v, 2)});
       }
+    } else if (type_url == kRetryInfoType) {
+      UnknownFieldSet delay;  // RetryInfo.retry_delay, a google.protobuf.Duration
+      if (!delay.ParseFromString(First(detail, 1))) continue;
+      const auto seconds = static_cast<int64_t>(Varint(delay, 1));
+      const auto nanos = static_cast<int32_t>(Varint(delay, 2));
+      if (seconds < 0 || nanos < 0 || seconds > 315576000000) continue;  // Duration's range; negative is not a delay
+      out->retry_delay = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos));
     }
   }
 }
@@ -96,6 +117,7 @@ std::string Status::ToString() const {
   std::string out = StatusCodeName(code);
   if (!reason.empty()) out += " (" + reason + ")";
   if (!message.empty()) out += ": " + message;
+  if (!request_id.empty()) out += " [request id " + request_id + "]";
   return out;
 }
 

@@ -48,13 +48,6 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-const Struct* FindCase(const ListValue& cases, const std::string& name) {
-  for (const auto& c : cases.values()) {
-    if (c.struct_value().fields().at("name").string_value() == name) return &c.struct_value();
-  }
-  return nullptr;
-}
-
 ListValue Cases() {
   ListValue cases;
   std::string error;
@@ -161,38 +154,38 @@ TEST(Errors, CarryCodeReasonAndEveryViolation) {
   EXPECT_EQ(st.reason, "APP_NOT_FOUND");
 }
 
-TEST(Events, VerifyEventChecksPayEventSig) {
+TEST(Errors, EveryAnswerHasARequestIdAndNoRetryDelayUnlessSent) {
   auto client = Connect();
-  ListValue cases = Cases();
-  const Struct* c = FindCase(cases, "PayEventSig, Env 0");
-  ASSERT_NE(c, nullptr);
-  const auto& req = c->fields().at("request").struct_value().fields();
-  auto push = [&](const std::string& signature) {
-    Struct p;
-    (*p.mutable_fields())["Event"].set_string_value(req.at("method").string_value());
-    auto& game = *(*p.mutable_fields())["MiniGame"].mutable_struct_value()->mutable_fields();
-    game["Payload"].set_string_value(req.at("payload").string_value());
-    game["PayEventSig"].set_string_value(signature);
-    game["IsMock"].set_bool_value(false);
-    std::string json;
-    (void)google::protobuf::util::MessageToJsonString(p, &json);
-    return json;
-  };
-  const std::string signature = req.at("signature").string_value();  // computed by openssl
-  v1::VerifySignatureResponse verdict;
-  Status st = client->VerifyEvent("mg", push(signature), &verdict);
-  ASSERT_TRUE(st.ok()) << st.ToString();
-  EXPECT_TRUE(verdict.valid());
-  EXPECT_EQ(verdict.result(), v1::VERIFY_RESULT_VALID);
-  std::string tampered = signature;
-  tampered[0] = tampered[0] == '0' ? '1' : '0';
-  ASSERT_TRUE(client->VerifyEvent("mg", push(tampered), &verdict).ok());
-  EXPECT_FALSE(verdict.valid());
-  for (const char* raw : {"not json", R"({"MiniGame":{}})", R"({"Event":"e"})", R"({"Event":"e","MiniGame":{"Payload":"{}"}})"}) {
-    st = client->VerifyEvent("mg", raw, &verdict);
-    EXPECT_EQ(st.code, grpc::StatusCode::INVALID_ARGUMENT) << raw;
-    EXPECT_EQ(st.reason, "INVALID_NOTIFICATION") << raw;
-  }
+  v1::SignOrderResponse response;
+  Status ok = client->SignOrder(Order("cpp-rid-ok"), &response);
+  ASSERT_TRUE(ok.ok()) << ok.ToString();
+  v1::BatchSignOrdersResponse batch;
+  Status failed = client->BatchSignOrders(v1::BatchSignOrdersRequest(), &batch);
+  EXPECT_EQ(failed.code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(failed.retry_delay.count(), 0);
+  EXPECT_FALSE(ok.request_id.empty());
+  EXPECT_FALSE(failed.request_id.empty());
+  EXPECT_NE(ok.request_id, failed.request_id);
+}
+
+TEST(Deadlines, APerCallDeadlineOverridesTheClientTimeout) {
+  ClientOptions options;
+  options.timeout = std::chrono::milliseconds(0);  // calls without their own deadline expire at once
+  auto client = Connect(options);
+  v1::SignOrderResponse response;
+  Status st = client->SignOrder(Order("cpp-deadline-1"), &response);
+  EXPECT_EQ(st.code, grpc::StatusCode::DEADLINE_EXCEEDED) << st.ToString();
+  CallOptions generous;
+  generous.deadline = std::chrono::system_clock::now() + std::chrono::seconds(60);
+  st = client->SignOrder(Order("cpp-deadline-2"), &response, generous);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  CallOptions expired;
+  expired.deadline = std::chrono::system_clock::now() - std::chrono::seconds(1);
+  ClientOptions patient;
+  patient.timeout = std::chrono::milliseconds(60000);
+  st = Connect(patient)->SignOrder(Order("cpp-deadline-3"), &response, expired);
+  EXPECT_EQ(st.code, grpc::StatusCode::DEADLINE_EXCEEDED) << st.ToString();
+  EXPECT_EQ(st.request_id, "");
 }
 
 TEST(Concurrency, ManyThreadsSignAndEveryAnswerVerifies) {
@@ -266,6 +259,7 @@ TEST(Transport, UnreachableServerIsUnavailableWithoutReason) {
   EXPECT_TRUE(st.code == grpc::StatusCode::UNAVAILABLE || st.code == grpc::StatusCode::DEADLINE_EXCEEDED)
       << st.ToString();
   EXPECT_EQ(st.reason, "");
+  EXPECT_EQ(st.request_id, "");
 }
 
 }  // namespace

@@ -67,11 +67,13 @@ std::string CheckResponse(const Message& response, const Struct& want) {
 }
 
 template <typename Request, typename Response>
-std::string Run(const Struct& c, Status (Client::*call)(const Request&, Response*) const, const Client& client) {
+std::string Run(const Struct& c, Status (Client::*call)(const Request&, Response*, const CallOptions&) const,
+                const Client& client, std::string* request_id) {
   Request request;
   Response response;
   if (std::string err = ParseRequest(c, &request); !err.empty()) return err;
-  Status st = (client.*call)(request, &response);
+  Status st = (client.*call)(request, &response, CallOptions{});
+  if (request_id != nullptr) *request_id = st.request_id;
   const Struct& expect = Field(c, "expect").struct_value();
   if (expect.fields().count("error")) return CheckError(st, Field(expect, "error").struct_value());
   if (!st.ok()) return "unexpected error " + st.ToString();
@@ -93,29 +95,38 @@ bool LoadCases(const std::string& path, ListValue* cases, std::string* error) {
   return true;
 }
 
-std::string RunCase(const Client& client, const Value& test_case) {
+std::string RunCase(const Client& client, const Value& test_case, std::string* request_id) {
   const Struct& c = test_case.struct_value();
   const std::string& rpc = Field(c, "rpc").string_value();
-  if (rpc == "SignOrder") return Run(c, &Client::SignOrder, client);
-  if (rpc == "SignApiCall") return Run(c, &Client::SignApiCall, client);
-  if (rpc == "VerifySignature") return Run(c, &Client::VerifySignature, client);
+  if (rpc == "SignOrder") return Run(c, &Client::SignOrder, client, request_id);
+  if (rpc == "SignApiCall") return Run(c, &Client::SignApiCall, client, request_id);
+  if (rpc == "VerifySignature") return Run(c, &Client::VerifySignature, client, request_id);
   return "unknown rpc " + rpc;
 }
 
-std::string SignAll(const Client& client, const ListValue& cases, std::string* signed_json) {
-  ListValue out;
+std::vector<SignedCase> SignAll(const Client& client, const ListValue& cases) {
+  std::vector<SignedCase> out;
   for (const Value& v : cases.values()) {
     const Struct& c = v.struct_value();
     if (Field(c, "rpc").string_value() != "SignOrder" ||
         !Field(c, "expect").struct_value().fields().count("response")) {
       continue;
     }
+    SignedCase& result = out.emplace_back();
+    result.name = Field(c, "name").string_value();
     v1::SignOrderRequest request;
     v1::SignOrderResponse response;
-    if (std::string err = ParseRequest(c, &request); !err.empty()) return err;
+    if (std::string err = ParseRequest(c, &request); !err.empty()) {
+      result.error = err;
+      continue;
+    }
     Status st = client.SignOrder(request, &response);
-    if (!st.ok()) return Field(c, "name").string_value() + ": " + st.ToString();
-    auto& entry = *out.add_values()->mutable_struct_value()->mutable_fields();
+    result.request_id = st.request_id;
+    if (!st.ok()) {
+      result.error = st.ToString();
+      continue;
+    }
+    auto& entry = *result.signed_entry.mutable_fields();
     entry["app_id"].set_string_value(request.app_id());
     entry["method"].set_string_value(response.method());
     entry["sign_data"].set_string_value(response.sign_data());
@@ -123,35 +134,28 @@ std::string SignAll(const Client& client, const ListValue& cases, std::string* s
     entry["signature"].set_string_value(response.signature());
     entry["session_key"].set_string_value(request.session_key());
   }
-  *signed_json = ToJson(out);
-  return "";
+  return out;
 }
 
-std::vector<std::string> VerifyAll(const Client& client, const std::string& signed_json) {
-  ListValue entries;
-  if (!JsonStringToMessage(signed_json, &entries).ok()) return {"signed.json is not a JSON list"};
-  std::vector<std::string> results;
-  for (const Value& v : entries.values()) {
-    const Struct& s = v.struct_value();
-    auto get = [&s](const char* key) { return Field(s, key).string_value(); };
-    v1::VerifySignatureRequest pay, user;
-    pay.set_app_id(get("app_id"));
-    pay.set_scheme(v1::SIGNATURE_SCHEME_PAY_SIG);
-    pay.set_method(get("method"));
-    pay.set_payload(get("sign_data"));
-    pay.set_signature(get("pay_sig"));
-    user.set_app_id(get("app_id"));
-    user.set_scheme(v1::SIGNATURE_SCHEME_USER_SIGNATURE);
-    user.set_payload(get("sign_data"));
-    user.set_signature(get("signature"));
-    user.set_session_key(get("session_key"));
-    v1::VerifySignatureResponse pay_result, user_result;
-    Status a = client.VerifySignature(pay, &pay_result);
-    Status b = client.VerifySignature(user, &user_result);
-    bool ok = a.ok() && b.ok() && pay_result.valid() && user_result.valid();
-    results.push_back(ok ? "" : get("sign_data") + ": " + a.ToString() + " / " + b.ToString());
-  }
-  return results;
+std::string Verify(const Client& client, const Struct& s) {
+  auto get = [&s](const char* key) { return Field(s, key).string_value(); };
+  v1::VerifySignatureRequest pay, user;
+  pay.set_app_id(get("app_id"));
+  pay.set_scheme(v1::SIGNATURE_SCHEME_PAY_SIG);
+  pay.set_method(get("method"));
+  pay.set_payload(get("sign_data"));
+  pay.set_signature(get("pay_sig"));
+  user.set_app_id(get("app_id"));
+  user.set_scheme(v1::SIGNATURE_SCHEME_USER_SIGNATURE);
+  user.set_payload(get("sign_data"));
+  user.set_signature(get("signature"));
+  user.set_session_key(get("session_key"));
+  v1::VerifySignatureResponse pay_result, user_result;
+  Status a = client.VerifySignature(pay, &pay_result);
+  Status b = client.VerifySignature(user, &user_result);
+  if (a.ok() && b.ok() && pay_result.valid() && user_result.valid()) return "";
+  return "pay_sig: " + (a.ok() ? std::string(pay_result.valid() ? "valid" : "invalid") : a.ToString()) +
+         ", signature: " + (b.ok() ? std::string(user_result.valid() ? "valid" : "invalid") : b.ToString());
 }
 
 }  // namespace paysig::conformance

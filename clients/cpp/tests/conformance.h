@@ -15,15 +15,26 @@ namespace paysig::conformance {
 bool LoadCases(const std::string& path, google::protobuf::ListValue* cases, std::string* error);
 
 // Runs one case through the client; returns "" when it passes, else why not.
-std::string RunCase(const Client& client, const google::protobuf::Value& test_case);
+// *request_id (when given) receives the server's id of the call.
+std::string RunCase(const Client& client, const google::protobuf::Value& test_case,
+                    std::string* request_id = nullptr);
 
-// Signs every successful SignOrder case; writes the signed.json shared by all
-// languages ([{app_id, method, sign_data, pay_sig, signature, session_key}]).
-std::string SignAll(const Client& client, const google::protobuf::ListValue& cases, std::string* signed_json);
+// One signed order case: its name, the call's request id, and either the
+// entry shared by all languages ({app_id, method, sign_data, pay_sig,
+// signature, session_key}) or an error.
+struct SignedCase {
+  std::string name;
+  std::string request_id;
+  google::protobuf::Struct signed_entry;
+  std::string error;
+};
 
-// Verifies every entry of a signed.json; returns one result per entry, ""
-// when both its paySig and signature verify.
-std::vector<std::string> VerifyAll(const Client& client, const std::string& signed_json);
+// Signs every successful SignOrder case.
+std::vector<SignedCase> SignAll(const Client& client, const google::protobuf::ListValue& cases);
+
+// Verifies the paySig and user signature of one signed entry; "" when both
+// verify, else why not.
+std::string Verify(const Client& client, const google::protobuf::Struct& signed_entry);
 
 }  // namespace paysig::conformance
 

@@ -108,6 +108,34 @@ TEST(Security, TokenOverLoopbackPlaintext) {
   EXPECT_EQ(st.reason, "INVALID_TOKEN");
 }
 
+TEST(Errors, RequestIdAndRetryDelayReachTheCaller) {
+  Pki pki;
+  // One call's worth of burst, refilled at 0.0003/s: the second call is rate limited.
+  testing::TestServer server(WriteConfig(pki, kTokenCaller + "rate_per_second = 0.0003\nburst = 1\n"));
+  ClientOptions options;
+  options.token = kToken;
+  options.allow_token_without_tls = true;
+  options.connections = 1;
+  std::unique_ptr<Client> client;
+  ASSERT_TRUE(Client::Create(server.address(), options, &client).ok());
+  v1::SignOrderResponse response;
+  Status first = client->SignOrder(Order("cpp-rid-1"), &response);
+  ASSERT_TRUE(first.ok()) << first.ToString();
+  Status limited = client->SignOrder(Order("cpp-rid-2"), &response);
+  EXPECT_EQ(limited.code, grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(limited.reason, "RATE_LIMITED");
+  // A whole token takes 3,333 s at 0.0003/s (times the workers sharing the rate).
+  EXPECT_GE(limited.retry_delay, std::chrono::seconds(3000)) << limited.ToString();
+  EXPECT_LE(limited.retry_delay, std::chrono::seconds(64 * 3400));
+  ASSERT_FALSE(first.request_id.empty());
+  ASSERT_FALSE(limited.request_id.empty());
+  EXPECT_NE(first.request_id, limited.request_id);
+  const std::string audit = Read(pki.path("audit.log"));
+  EXPECT_NE(audit.find("\"request_id\":\"" + first.request_id + "\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("\"request_id\":\"" + limited.request_id + "\""), std::string::npos) << audit;
+  EXPECT_NE(limited.ToString().find("[request id " + limited.request_id + "]"), std::string::npos);
+}
+
 TEST(Security, TlsWithToken) {
   Pki pki;
   ASSERT_TRUE(pki.ok());

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 
 	paysigv1 "github.com/paysig/paysig/clients/go/paysig/v1"
 )
@@ -106,55 +107,82 @@ func (c *Client) Stub() paysigv1.SignerServiceClient {
 	return c.stubs[c.next.Add(1)%uint64(len(c.stubs))]
 }
 
+// RequestID is a call option that stores in *id the server's id of the call
+// (the x-request-id its audit line and logs carry), on success and failure
+// alike; it is left empty when the call never reached a paysig server.
+//
+//	var id string
+//	signed, err := client.SignOrder(ctx, req, paysig.RequestID(&id))
+func RequestID(id *string) grpc.CallOption { return requestIDOption{id: id} }
+
+type requestIDOption struct {
+	grpc.EmptyCallOption
+	id *string
+}
+
 func call[Req, Resp any](ctx context.Context, c *Client, req Req,
-	method func(paysigv1.SignerServiceClient, context.Context, Req, ...grpc.CallOption) (Resp, error)) (Resp, error) {
+	method func(paysigv1.SignerServiceClient, context.Context, Req, ...grpc.CallOption) (Resp, error),
+	opts ...grpc.CallOption) (Resp, error) {
 	if _, ok := ctx.Deadline(); !ok && c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	resp, err := method(c.Stub(), ctx, req)
-	return resp, wrapError(err)
+	var trailer metadata.MD
+	resp, err := method(c.Stub(), ctx, req, append(opts[:len(opts):len(opts)], grpc.Trailer(&trailer))...)
+	for _, opt := range opts {
+		if o, ok := opt.(requestIDOption); ok {
+			*o.id = requestID(trailer)
+		}
+	}
+	return resp, wrapError(err, trailer)
 }
 
 // SignOrder returns the signData, paySig and signature of a client payment
-// call. Errors are *Error.
-func (c *Client) SignOrder(ctx context.Context, req *paysigv1.SignOrderRequest) (*paysigv1.SignOrderResponse, error) {
-	return call(ctx, c, req, paysigv1.SignerServiceClient.SignOrder)
+// call. opts are gRPC call options, such as RequestID. Errors are *Error.
+func (c *Client) SignOrder(ctx context.Context, req *paysigv1.SignOrderRequest, opts ...grpc.CallOption) (*paysigv1.SignOrderResponse, error) {
+	return call(ctx, c, req, paysigv1.SignerServiceClient.SignOrder, opts...)
 }
 
 // SignApiCall returns pay_sig, signature and the query-string part of a
 // server API call. Errors are *Error.
-func (c *Client) SignApiCall(ctx context.Context, req *paysigv1.SignApiCallRequest) (*paysigv1.SignApiCallResponse, error) {
-	return call(ctx, c, req, paysigv1.SignerServiceClient.SignApiCall)
+func (c *Client) SignApiCall(ctx context.Context, req *paysigv1.SignApiCallRequest, opts ...grpc.CallOption) (*paysigv1.SignApiCallResponse, error) {
+	return call(ctx, c, req, paysigv1.SignerServiceClient.SignApiCall, opts...)
 }
 
 // VerifySignature checks a signature; a mismatch is a response with Valid
 // false, not an error. Errors are *Error.
-func (c *Client) VerifySignature(ctx context.Context, req *paysigv1.VerifySignatureRequest) (*paysigv1.VerifySignatureResponse, error) {
-	return call(ctx, c, req, paysigv1.SignerServiceClient.VerifySignature)
+func (c *Client) VerifySignature(ctx context.Context, req *paysigv1.VerifySignatureRequest, opts ...grpc.CallOption) (*paysigv1.VerifySignatureResponse, error) {
+	return call(ctx, c, req, paysigv1.SignerServiceClient.VerifySignature, opts...)
 }
 
 // BatchSignOrders signs up to 1,000 orders; results[i] answers reqs[i] and
 // holds either a response or an item error. Errors are *Error and concern the
 // batch as a whole.
-func (c *Client) BatchSignOrders(ctx context.Context, reqs []*paysigv1.SignOrderRequest) ([]*paysigv1.SignOrderResult, error) {
-	resp, err := call(ctx, c, &paysigv1.BatchSignOrdersRequest{Requests: reqs}, paysigv1.SignerServiceClient.BatchSignOrders)
+func (c *Client) BatchSignOrders(ctx context.Context, reqs []*paysigv1.SignOrderRequest, opts ...grpc.CallOption) ([]*paysigv1.SignOrderResult, error) {
+	resp, err := call(ctx, c, &paysigv1.BatchSignOrdersRequest{Requests: reqs}, paysigv1.SignerServiceClient.BatchSignOrders, opts...)
 	return resp.GetResults(), err
 }
 
 // BatchSignApiCalls signs up to 1,000 server API calls, like BatchSignOrders.
-func (c *Client) BatchSignApiCalls(ctx context.Context, reqs []*paysigv1.SignApiCallRequest) ([]*paysigv1.SignApiCallResult, error) {
-	resp, err := call(ctx, c, &paysigv1.BatchSignApiCallsRequest{Requests: reqs}, paysigv1.SignerServiceClient.BatchSignApiCalls)
+func (c *Client) BatchSignApiCalls(ctx context.Context, reqs []*paysigv1.SignApiCallRequest, opts ...grpc.CallOption) ([]*paysigv1.SignApiCallResult, error) {
+	resp, err := call(ctx, c, &paysigv1.BatchSignApiCallsRequest{Requests: reqs}, paysigv1.SignerServiceClient.BatchSignApiCalls, opts...)
 	return resp.GetResults(), err
+}
+
+// VerifyNotification verifies a push that WeChat sent to the game's push
+// URL; a forged push is a response with Result REJECTED, not an error.
+// NotificationHandler wraps it in an http.Handler. Errors are *Error.
+func (c *Client) VerifyNotification(ctx context.Context, req *paysigv1.VerifyNotificationRequest, opts ...grpc.CallOption) (*paysigv1.VerifyNotificationResponse, error) {
+	return call(ctx, c, req, paysigv1.SignerServiceClient.VerifyNotification, opts...)
 }
 
 // DiagnoseSignature explains why WeChat rejected a signature: which known
 // mistake (key, env, key version, method, separator, serialisation, case)
 // reproduces it, and which signData rules the payload breaks. It is its own
 // RPC in the caller's grants. Errors are *Error.
-func (c *Client) DiagnoseSignature(ctx context.Context, req *paysigv1.DiagnoseSignatureRequest) (*paysigv1.DiagnoseSignatureResponse, error) {
-	return call(ctx, c, req, paysigv1.SignerServiceClient.DiagnoseSignature)
+func (c *Client) DiagnoseSignature(ctx context.Context, req *paysigv1.DiagnoseSignatureRequest, opts ...grpc.CallOption) (*paysigv1.DiagnoseSignatureResponse, error) {
+	return call(ctx, c, req, paysigv1.SignerServiceClient.DiagnoseSignature, opts...)
 }
 
 type bearer struct {

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -52,49 +51,6 @@ func TestTypedErrorCarriesViolationsAndReason(t *testing.T) {
 	_, err = client.SignOrder(context.Background(), &paysigv1.SignOrderRequest{AppId: "nope"})
 	if perr, _ := paysig.AsError(err); perr == nil || perr.Code != codes.NotFound || perr.Reason != "APP_NOT_FOUND" {
 		t.Errorf("unknown app: %v", err)
-	}
-}
-
-func eventCase(t *testing.T) (method, payload, signature string) {
-	t.Helper()
-	for _, c := range loadCases(t) {
-		if c.Name == "PayEventSig, Env 0" {
-			var req struct{ Method, Payload, Signature string }
-			if err := json.Unmarshal(c.Request, &req); err != nil {
-				t.Fatal(err)
-			}
-			return req.Method, req.Payload, req.Signature
-		}
-	}
-	t.Fatal("case 'PayEventSig, Env 0' not found")
-	return
-}
-
-func TestVerifyEvent(t *testing.T) {
-	client := dial(t)
-	event, payload, signature := eventCase(t) // signature computed by openssl
-	push := func(sig string) []byte {
-		raw, _ := json.Marshal(map[string]any{
-			"ToUserName": "gh_x", "Event": event,
-			"MiniGame": map[string]any{"Payload": payload, "PayEventSig": sig, "IsMock": false},
-		})
-		return raw
-	}
-	got, err := client.VerifyEvent(context.Background(), "mg", push(signature))
-	if err != nil || !got.GetValid() || got.GetResult() != paysigv1.VerifyResult_VERIFY_RESULT_VALID {
-		t.Fatalf("genuine push: %v %v", got, err)
-	}
-	tampered := []byte(signature)
-	tampered[0] ^= 1
-	if got, err := client.VerifyEvent(context.Background(), "mg", push(string(tampered))); err != nil || got.GetValid() {
-		t.Fatalf("tampered push: %v %v", got, err)
-	}
-	for _, raw := range []string{`not json`, `{"MiniGame":{"Payload":"{}","PayEventSig":"00"}}`, `{"Event":"e"}`,
-		`{"Event":"e","MiniGame":{"PayEventSig":"00"}}`} {
-		_, err := client.VerifyEvent(context.Background(), "mg", []byte(raw))
-		if perr, ok := paysig.AsError(err); !ok || perr.Reason != "INVALID_NOTIFICATION" {
-			t.Errorf("%s: want INVALID_NOTIFICATION, got %v", raw, err)
-		}
 	}
 }
 

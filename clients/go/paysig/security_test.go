@@ -31,6 +31,13 @@ const testToken = "go-test-token-5a1c9e7f3b"
 // securedServer starts a server with token auth and the given [tls] section
 // (may be empty) over the conformance apps; it returns the address.
 func securedServer(t *testing.T, tlsSection string) string {
+	addr, _ := securedServerWith(t, tlsSection, "")
+	return addr
+}
+
+// securedServerWith is securedServer with callerExtra appended to the
+// caller's section (e.g. a rate limit); it also returns the audit log path.
+func securedServerWith(t *testing.T, tlsSection, callerExtra string) (addr, auditPath string) {
 	t.Helper()
 	root, err := conformance.RepoRoot()
 	if err != nil {
@@ -41,9 +48,9 @@ func securedServer(t *testing.T, tlsSection string) string {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte(testToken))
+	auditPath = filepath.Join(t.TempDir(), "audit.log")
 	config := fmt.Sprintf("%s\n[auth]\nmode = \"token\"\n%s\n[audit]\npath = %q\n[[callers]]\nname = \"go-test\"\n"+
-		"token_sha256 = \"%s\"\napps = [\"mg\"]\n", apps, tlsSection, filepath.Join(t.TempDir(), "audit.log"),
-		hex.EncodeToString(sum[:]))
+		"token_sha256 = \"%s\"\napps = [\"mg\"]\n%s\n", apps, tlsSection, auditPath, hex.EncodeToString(sum[:]), callerExtra)
 	path := filepath.Join(t.TempDir(), "paysig.toml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -57,7 +64,7 @@ func securedServer(t *testing.T, tlsSection string) string {
 			t.Errorf("server stop: %v", err)
 		}
 	})
-	return srv.Address
+	return srv.Address, auditPath
 }
 
 func wantCode(t *testing.T, err error, code codes.Code, reason string) {

@@ -5,7 +5,8 @@
 //   paysig::Status st = paysig::Client::Create("127.0.0.1:50051", options, &client);
 //   paysig::v1::SignOrderResponse signed_order;
 //   st = client->SignOrder(request, &signed_order);
-//   if (!st.ok()) { /* st.code, st.reason, st.violations */ }
+//   if (!st.ok()) { /* st.code, st.reason, st.violations, st.retry_delay */ }
+//   // st.request_id: the server's id of the call, on success and failure.
 //
 // No exception crosses this API. A Client is safe to share between threads.
 #ifndef PAYSIG_CLIENT_H_
@@ -16,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,8 +33,9 @@ struct FieldViolation {
   std::string description;  // what the field must be
 };
 
-// The outcome of a call: the gRPC code and message plus paysig's rich error
-// details (ErrorInfo reason, BadRequest field violations).
+// The outcome of a call: the gRPC code and message, paysig's rich error
+// details (ErrorInfo reason, BadRequest field violations, RetryInfo delay)
+// and, on success as on failure, the server's request id.
 struct Status {
   grpc::StatusCode code = grpc::StatusCode::OK;
   std::string message;
@@ -41,14 +44,28 @@ struct Status {
   // from paysig (e.g. UNAVAILABLE from the transport).
   std::string reason;
   std::vector<FieldViolation> violations;
+  // The server's id of the call (x-request-id; its audit line and logs carry
+  // it), set on success and failure; empty when no paysig server answered.
+  std::string request_id;
+  // How long the server asks to wait before retrying (google.rpc.RetryInfo,
+  // e.g. with RESOURCE_EXHAUSTED / RATE_LIMITED); zero when it gave none.
+  std::chrono::milliseconds retry_delay{0};
 
   bool ok() const { return code == grpc::StatusCode::OK; }
   // The violation of `field`, or nullptr.
   const FieldViolation* violation(std::string_view field) const;
-  // "INVALID_ARGUMENT (INVALID_REQUEST): message".
+  // "INVALID_ARGUMENT (INVALID_REQUEST): message [request id ...]".
   std::string ToString() const;
 
+  // Decodes the code, message and rich details (not the request id, which
+  // travels in trailing metadata).
   static Status FromGrpc(const grpc::Status& status);
+};
+
+// Settings of one call.
+struct CallOptions {
+  // Deadline of this call; unset means now + ClientOptions::timeout.
+  std::optional<std::chrono::system_clock::time_point> deadline;
 };
 
 struct ClientOptions {
@@ -56,7 +73,7 @@ struct ClientOptions {
   // one process per core behind one port and Linux spreads connections, not
   // calls: one connection would use one core.
   int connections = 4;
-  // Deadline of every call.
+  // Deadline of a call made without CallOptions::deadline.
   std::chrono::milliseconds timeout{2000};
   // TLS (server verification, and a client certificate for mTLS) when set.
   bool use_tls = false;
@@ -70,46 +87,44 @@ struct ClientOptions {
 // The canonical name of a gRPC code, e.g. "INVALID_ARGUMENT".
 const char* StatusCodeName(grpc::StatusCode code);
 
-// The fields of a mini-game payment push that its PayEventSig covers.
-struct Notification {
-  std::string event;
-  std::string payload;  // the raw MiniGame.Payload string, as signed
-  std::string pay_event_sig;
-  bool is_mock = false;
-};
-
-// Reads Event and MiniGame.{Payload, PayEventSig, IsMock} of a raw JSON push.
-// A malformed push is INVALID_ARGUMENT with reason INVALID_NOTIFICATION.
-Status ParseNotification(const std::string& raw_json, Notification* out);
-
 class Client {
  public:
   // Builds a client for `target` (host:port or any gRPC target such as
   // dns:///paysig.internal:50051). Connections are made lazily.
   static Status Create(const std::string& target, const ClientOptions& options, std::unique_ptr<Client>* out);
 
-  Status SignOrder(const v1::SignOrderRequest& request, v1::SignOrderResponse* response) const;
-  Status SignApiCall(const v1::SignApiCallRequest& request, v1::SignApiCallResponse* response) const;
+  // Every call takes optional CallOptions (e.g. its own deadline) and returns
+  // a Status whose request_id names the call on the server.
+  Status SignOrder(const v1::SignOrderRequest& request, v1::SignOrderResponse* response,
+                   const CallOptions& call = {}) const;
+  Status SignApiCall(const v1::SignApiCallRequest& request, v1::SignApiCallResponse* response,
+                     const CallOptions& call = {}) const;
   // A mismatch is OK with response->valid() == false.
-  Status VerifySignature(const v1::VerifySignatureRequest& request, v1::VerifySignatureResponse* response) const;
+  Status VerifySignature(const v1::VerifySignatureRequest& request, v1::VerifySignatureResponse* response,
+                         const CallOptions& call = {}) const;
   // Up to 1,000 items; response->results(i) answers request.requests(i) with
   // a response or an item error. A non-OK Status concerns the whole batch.
-  Status BatchSignOrders(const v1::BatchSignOrdersRequest& request, v1::BatchSignOrdersResponse* response) const;
-  Status BatchSignApiCalls(const v1::BatchSignApiCallsRequest& request, v1::BatchSignApiCallsResponse* response) const;
+  Status BatchSignOrders(const v1::BatchSignOrdersRequest& request, v1::BatchSignOrdersResponse* response,
+                         const CallOptions& call = {}) const;
+  Status BatchSignApiCalls(const v1::BatchSignApiCallsRequest& request, v1::BatchSignApiCallsResponse* response,
+                           const CallOptions& call = {}) const;
+  // Verifies a push WeChat sent to the game's push URL; a forged push is OK
+  // with response->result() == NOTIFICATION_RESULT_REJECTED.
+  // HandleNotification (paysig/push_handler.h) wraps it for an HTTP server.
+  Status VerifyNotification(const v1::VerifyNotificationRequest& request, v1::VerifyNotificationResponse* response,
+                            const CallOptions& call = {}) const;
   // Explains why WeChat rejected a signature: the known mistakes that
   // reproduce it (response->verdict(), response->findings()). Its own RPC in
   // the caller's grants.
-  Status DiagnoseSignature(const v1::DiagnoseSignatureRequest& request, v1::DiagnoseSignatureResponse* response) const;
-  // Checks the PayEventSig of a raw mini-game payment push for app_id.
-  Status VerifyEvent(const std::string& app_id, const std::string& raw_notification,
-                     v1::VerifySignatureResponse* response) const;
+  Status DiagnoseSignature(const v1::DiagnoseSignatureRequest& request, v1::DiagnoseSignatureResponse* response,
+                           const CallOptions& call = {}) const;
 
  private:
   explicit Client(const ClientOptions& options) : options_(options) {}
   // Calls `method` on the next connection's stub with the deadline and token.
   template <typename Request, typename Response>
   Status Invoke(grpc::Status (v1::SignerService::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-                const Request& request, Response* response) const;
+                const Request& request, Response* response, const CallOptions& call) const;
 
   ClientOptions options_;
   std::vector<std::unique_ptr<v1::SignerService::Stub>> stubs_;

@@ -2,15 +2,22 @@
 // conformance suite (tests/conformance):
 //
 //	paysig-conformance cases  -target ADDR -cases cases.json
-//	paysig-conformance sign   -target ADDR -cases cases.json > signed.json
-//	paysig-conformance verify -target ADDR -signed signed.json
+//	paysig-conformance sign   -target ADDR -cases cases.json > signed.jsonl
+//	paysig-conformance verify -target ADDR -signed signed.jsonl
 //
-// sign signs every successful SignOrder case through the Go helpers; verify
-// checks every paySig and user signature of a signed.json (written by any
-// language's runner) through them. Each prints "N passed, M failed".
+// cases runs every case through the Go helpers; sign signs every successful
+// SignOrder case; verify checks every paySig and user signature of the
+// "signed" entries of a sign output (written by any language's runner).
+// Each writes one JSON object per line on stdout, the same in every language:
+//
+//	{"name": "...", "ok": true, "request_id": "...", "signed": {...}}
+//	{"name": "...", "ok": false, "error": "why"}
+//
+// and exits 1 when any failed or none ran, 2 on a usage error (on stderr).
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -24,7 +31,7 @@ import (
 	paysigv1 "github.com/paysig/paysig/clients/go/paysig/v1"
 )
 
-// Signed is one entry of signed.json, the same shape in every language.
+// Signed is the "signed" object of a sign result, the same in every language.
 type Signed struct {
 	AppID      string `json:"app_id"`
 	Method     string `json:"method"`
@@ -32,6 +39,15 @@ type Signed struct {
 	PaySig     string `json:"pay_sig"`
 	Signature  string `json:"signature"`
 	SessionKey string `json:"session_key"`
+}
+
+// Result is one line of output.
+type Result struct {
+	Name      string  `json:"name"`
+	OK        bool    `json:"ok"`
+	Error     string  `json:"error,omitempty"`
+	RequestID string  `json:"request_id,omitempty"`
+	Signed    *Signed `json:"signed,omitempty"`
 }
 
 func main() {
@@ -42,7 +58,7 @@ func main() {
 	flags := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	target := flags.String("target", "", "paysig server address")
 	casesPath := flags.String("cases", "", "cases.json")
-	signedPath := flags.String("signed", "", "signed.json to verify")
+	signedPath := flags.String("signed", "", "output of a sign run to verify")
 	_ = flags.Parse(os.Args[2:])
 
 	client, err := paysig.Dial(*target)
@@ -52,13 +68,18 @@ func main() {
 	defer client.Close()
 	ctx := context.Background()
 
+	out := json.NewEncoder(os.Stdout)
 	var passed, failed int
-	check := func(name string, err error) {
+	report := func(r Result, err error) {
+		r.OK = err == nil
 		if err != nil {
+			r.Error = err.Error()
 			failed++
-			fmt.Fprintf(os.Stderr, "FAIL %s: %v\n", name, err)
 		} else {
 			passed++
+		}
+		if encodeErr := out.Encode(r); encodeErr != nil {
+			fail(encodeErr)
 		}
 	}
 	switch os.Args[1] {
@@ -68,14 +89,15 @@ func main() {
 			fail(err)
 		}
 		for _, c := range cases {
-			check(c.Name, conformance.Run(ctx, client, c))
+			var id string
+			err := conformance.Run(ctx, client, c, paysig.RequestID(&id))
+			report(Result{Name: c.Name, RequestID: id}, err)
 		}
 	case "sign":
 		cases, err := conformance.LoadCases(*casesPath)
 		if err != nil {
 			fail(err)
 		}
-		var out []Signed
 		for _, c := range cases {
 			if c.RPC != "SignOrder" || c.Expect.Response == nil {
 				continue
@@ -84,35 +106,54 @@ func main() {
 			if err := protojson.Unmarshal(c.Request, req); err != nil {
 				fail(err)
 			}
-			resp, err := client.SignOrder(ctx, req)
-			check(c.Name, err)
+			var id string
+			resp, err := client.SignOrder(ctx, req, paysig.RequestID(&id))
+			r := Result{Name: c.Name, RequestID: id}
 			if err == nil {
-				out = append(out, Signed{AppID: req.GetAppId(), Method: resp.GetMethod(), SignData: resp.GetSignData(),
-					PaySig: resp.GetPaySig(), Signature: resp.GetSignature(), SessionKey: req.GetSessionKey()})
+				r.Signed = &Signed{AppID: req.GetAppId(), Method: resp.GetMethod(), SignData: resp.GetSignData(),
+					PaySig: resp.GetPaySig(), Signature: resp.GetSignature(), SessionKey: req.GetSessionKey()}
 			}
-		}
-		if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
-			fail(err)
+			report(r, err)
 		}
 	case "verify":
-		data, err := os.ReadFile(*signedPath)
+		signed, err := readSigned(*signedPath)
 		if err != nil {
 			fail(err)
 		}
-		var signed []Signed
-		if err := json.Unmarshal(data, &signed); err != nil {
-			fail(err)
-		}
 		for _, s := range signed {
-			check(s.SignData, verify(ctx, client, s))
+			report(Result{Name: s.Name}, verify(ctx, client, *s.Signed))
 		}
 	default:
 		fail(fmt.Errorf("unknown command %q", os.Args[1]))
 	}
-	fmt.Fprintf(os.Stderr, "%d passed, %d failed\n", passed, failed)
 	if failed > 0 || passed == 0 {
 		os.Exit(1)
 	}
+}
+
+// readSigned returns the results with a "signed" object of a sign output.
+func readSigned(path string) ([]Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Result
+	lines := bufio.NewScanner(f)
+	lines.Buffer(make([]byte, 64<<10), 1<<20)
+	for lines.Scan() {
+		if len(lines.Bytes()) == 0 {
+			continue
+		}
+		var r Result
+		if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if r.Signed != nil {
+			out = append(out, r)
+		}
+	}
+	return out, lines.Err()
 }
 
 func verify(ctx context.Context, client *paysig.Client, s Signed) error {

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"sort"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -69,8 +70,9 @@ func LoadCases(path string) ([]Case, error) {
 	return doc.Cases, nil
 }
 
-// Run sends the case's request through client and compares the outcome.
-func Run(ctx context.Context, client *paysig.Client, c Case) error {
+// Run sends the case's request through client (with opts, e.g.
+// paysig.RequestID) and compares the outcome.
+func Run(ctx context.Context, client *paysig.Client, c Case, opts ...grpc.CallOption) error {
 	var resp proto.Message
 	var err error
 	switch c.RPC {
@@ -79,19 +81,19 @@ func Run(ctx context.Context, client *paysig.Client, c Case) error {
 		if err := protojson.Unmarshal(c.Request, req); err != nil {
 			return fmt.Errorf("request: %w", err)
 		}
-		resp, err = client.SignOrder(ctx, req)
+		resp, err = client.SignOrder(ctx, req, opts...)
 	case "SignApiCall":
 		req := &paysigv1.SignApiCallRequest{}
 		if err := protojson.Unmarshal(c.Request, req); err != nil {
 			return fmt.Errorf("request: %w", err)
 		}
-		resp, err = client.SignApiCall(ctx, req)
+		resp, err = client.SignApiCall(ctx, req, opts...)
 	case "VerifySignature":
 		req := &paysigv1.VerifySignatureRequest{}
 		if err := protojson.Unmarshal(c.Request, req); err != nil {
 			return fmt.Errorf("request: %w", err)
 		}
-		resp, err = client.VerifySignature(ctx, req)
+		resp, err = client.VerifySignature(ctx, req, opts...)
 	default:
 		return fmt.Errorf("unknown rpc %q", c.RPC)
 	}

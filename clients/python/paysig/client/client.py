@@ -13,7 +13,7 @@ import grpc.aio
 from paysig.v1 import signer_pb2 as pb
 from paysig.v1 import signer_pb2_grpc
 
-from .errors import PaysigError
+from .errors import CallInfo, PaysigError, request_id_of
 
 # Balance over every address a name resolves to; retry only calls that never
 # reached a server (signing is a pure function of the request).
@@ -50,6 +50,10 @@ class _Base:
     token: bearer token sent as "authorization: Bearer <token>"; needs tls
       unless allow_token_without_tls (loopback tests only).
     options: extra channel options.
+
+    Every call takes ``timeout`` (seconds, overriding the client's) and
+    ``info``: a CallInfo that the call fills with the server's request id,
+    on success and on failure (PaysigError.request_id has it too).
     """
 
     def __init__(self, target: str, *, connections: int = 4, timeout: float = 2.0,
@@ -81,42 +85,54 @@ class Client(_Base):
     def _open(target, tls, options):
         return grpc.secure_channel(target, tls, options) if tls else grpc.insecure_channel(target, options)
 
-    def _call(self, method: str, request, timeout: float | None):
+    def _call(self, method: str, request, timeout: float | None, info: CallInfo | None):
+        rpc = getattr(self.stub, method)
         try:
-            return getattr(self.stub, method)(request, **self._call_kwargs(timeout))
+            if info is None:
+                return rpc(request, **self._call_kwargs(timeout))
+            response, call = rpc.with_call(request, **self._call_kwargs(timeout))
         except grpc.RpcError as error:
-            raise PaysigError.from_rpc_error(error) from None
+            failure = PaysigError.from_rpc_error(error)
+            if info is not None:
+                info.request_id = failure.request_id
+            raise failure from None
+        info.request_id = request_id_of(call.trailing_metadata())
+        return response
 
-    def sign_order(self, request: pb.SignOrderRequest, *, timeout: float | None = None) -> pb.SignOrderResponse:
-        return self._call("SignOrder", request, timeout)
+    def sign_order(self, request: pb.SignOrderRequest, *, timeout: float | None = None,
+                   info: CallInfo | None = None) -> pb.SignOrderResponse:
+        return self._call("SignOrder", request, timeout, info)
 
-    def sign_api_call(self, request: pb.SignApiCallRequest, *, timeout: float | None = None) -> pb.SignApiCallResponse:
-        return self._call("SignApiCall", request, timeout)
+    def sign_api_call(self, request: pb.SignApiCallRequest, *, timeout: float | None = None,
+                      info: CallInfo | None = None) -> pb.SignApiCallResponse:
+        return self._call("SignApiCall", request, timeout, info)
 
     def verify_signature(self, request: pb.VerifySignatureRequest, *,
-                         timeout: float | None = None) -> pb.VerifySignatureResponse:
-        return self._call("VerifySignature", request, timeout)
+                         timeout: float | None = None, info: CallInfo | None = None) -> pb.VerifySignatureResponse:
+        return self._call("VerifySignature", request, timeout, info)
 
-    def verify_notification(self, request: pb.VerifyNotificationRequest, *,
-                            timeout: float | None = None) -> pb.VerifyNotificationResponse:
+    def verify_notification(self, request: pb.VerifyNotificationRequest, *, timeout: float | None = None,
+                            info: CallInfo | None = None) -> pb.VerifyNotificationResponse:
         """Verifies a pushed HTTP request; see paysig.client.notification for
         the ready-made push handlers."""
-        return self._call("VerifyNotification", request, timeout)
+        return self._call("VerifyNotification", request, timeout, info)
 
-    def diagnose_signature(self, request: pb.DiagnoseSignatureRequest, *,
-                           timeout: float | None = None) -> pb.DiagnoseSignatureResponse:
+    def diagnose_signature(self, request: pb.DiagnoseSignatureRequest, *, timeout: float | None = None,
+                           info: CallInfo | None = None) -> pb.DiagnoseSignatureResponse:
         """Which known mistake made a signature WeChat rejected (its own RPC in the caller's grants)."""
-        return self._call("DiagnoseSignature", request, timeout)
+        return self._call("DiagnoseSignature", request, timeout, info)
 
     def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
-                          timeout: float | None = None) -> list[pb.SignOrderResult]:
+                          timeout: float | None = None, info: CallInfo | None = None) -> list[pb.SignOrderResult]:
         """Signs up to 1,000 orders; one result (response or error) per request, in order."""
-        return list(self._call("BatchSignOrders", pb.BatchSignOrdersRequest(requests=requests), timeout).results)
+        response = self._call("BatchSignOrders", pb.BatchSignOrdersRequest(requests=requests), timeout, info)
+        return list(response.results)
 
     def batch_sign_api_calls(self, requests: Sequence[pb.SignApiCallRequest], *,
-                             timeout: float | None = None) -> list[pb.SignApiCallResult]:
+                             timeout: float | None = None, info: CallInfo | None = None) -> list[pb.SignApiCallResult]:
         """Signs up to 1,000 API calls; one result per request, in order."""
-        return list(self._call("BatchSignApiCalls", pb.BatchSignApiCallsRequest(requests=requests), timeout).results)
+        response = self._call("BatchSignApiCalls", pb.BatchSignApiCallsRequest(requests=requests), timeout, info)
+        return list(response.results)
 
     def close(self) -> None:
         for channel in self._channels:
@@ -136,40 +152,50 @@ class AsyncClient(_Base):
     def _open(target, tls, options):
         return grpc.aio.secure_channel(target, tls, options) if tls else grpc.aio.insecure_channel(target, options)
 
-    async def _call(self, method: str, request, timeout: float | None):
+    async def _call(self, method: str, request, timeout: float | None, info: CallInfo | None):
+        call = getattr(self.stub, method)(request, **self._call_kwargs(timeout))
         try:
-            return await getattr(self.stub, method)(request, **self._call_kwargs(timeout))
+            response = await call
         except grpc.aio.AioRpcError as error:
-            raise PaysigError.from_rpc_error(error) from None
+            failure = PaysigError.from_rpc_error(error)
+            if info is not None:
+                info.request_id = failure.request_id
+            raise failure from None
+        if info is not None:
+            info.request_id = request_id_of(await call.trailing_metadata())
+        return response
 
-    async def sign_order(self, request: pb.SignOrderRequest, *, timeout: float | None = None) -> pb.SignOrderResponse:
-        return await self._call("SignOrder", request, timeout)
+    async def sign_order(self, request: pb.SignOrderRequest, *, timeout: float | None = None,
+                         info: CallInfo | None = None) -> pb.SignOrderResponse:
+        return await self._call("SignOrder", request, timeout, info)
 
     async def sign_api_call(self, request: pb.SignApiCallRequest, *,
-                            timeout: float | None = None) -> pb.SignApiCallResponse:
-        return await self._call("SignApiCall", request, timeout)
+                            timeout: float | None = None, info: CallInfo | None = None) -> pb.SignApiCallResponse:
+        return await self._call("SignApiCall", request, timeout, info)
 
     async def verify_signature(self, request: pb.VerifySignatureRequest, *,
-                               timeout: float | None = None) -> pb.VerifySignatureResponse:
-        return await self._call("VerifySignature", request, timeout)
+                               timeout: float | None = None,
+                               info: CallInfo | None = None) -> pb.VerifySignatureResponse:
+        return await self._call("VerifySignature", request, timeout, info)
 
-    async def verify_notification(self, request: pb.VerifyNotificationRequest, *,
-                                  timeout: float | None = None) -> pb.VerifyNotificationResponse:
-        return await self._call("VerifyNotification", request, timeout)
+    async def verify_notification(self, request: pb.VerifyNotificationRequest, *, timeout: float | None = None,
+                                  info: CallInfo | None = None) -> pb.VerifyNotificationResponse:
+        return await self._call("VerifyNotification", request, timeout, info)
 
-    async def diagnose_signature(self, request: pb.DiagnoseSignatureRequest, *,
-                                 timeout: float | None = None) -> pb.DiagnoseSignatureResponse:
+    async def diagnose_signature(self, request: pb.DiagnoseSignatureRequest, *, timeout: float | None = None,
+                                 info: CallInfo | None = None) -> pb.DiagnoseSignatureResponse:
         """Which known mistake made a signature WeChat rejected (its own RPC in the caller's grants)."""
-        return await self._call("DiagnoseSignature", request, timeout)
+        return await self._call("DiagnoseSignature", request, timeout, info)
 
     async def batch_sign_orders(self, requests: Sequence[pb.SignOrderRequest], *,
-                                timeout: float | None = None) -> list[pb.SignOrderResult]:
-        response = await self._call("BatchSignOrders", pb.BatchSignOrdersRequest(requests=requests), timeout)
+                                timeout: float | None = None, info: CallInfo | None = None) -> list[pb.SignOrderResult]:
+        response = await self._call("BatchSignOrders", pb.BatchSignOrdersRequest(requests=requests), timeout, info)
         return list(response.results)
 
     async def batch_sign_api_calls(self, requests: Sequence[pb.SignApiCallRequest], *,
-                                   timeout: float | None = None) -> list[pb.SignApiCallResult]:
-        response = await self._call("BatchSignApiCalls", pb.BatchSignApiCallsRequest(requests=requests), timeout)
+                                   timeout: float | None = None,
+                                   info: CallInfo | None = None) -> list[pb.SignApiCallResult]:
+        response = await self._call("BatchSignApiCalls", pb.BatchSignApiCallsRequest(requests=requests), timeout, info)
         return list(response.results)
 
     async def close(self) -> None:
