@@ -1,12 +1,14 @@
 """Config loading: every mistake names the file, the app and the field, and never shows a key."""
 
 import os
+import subprocess
 import textwrap
 
 import pytest
 
 from paysig.server import ConfigError, load_config
 from paysig.server.keys import Env
+from support import REPO
 
 KEY = "sEcReT-appkey-do-not-print"
 HEADER = '[[apps]]\napp_id = "g1"\nkind = "minigame"\noffer_id = "1450000001"\n'
@@ -154,3 +156,14 @@ def test_root_owned_group_readable_key_is_accepted_for_a_non_root_server(tmp_pat
     assert load_config(path).apps["g1"].key_ring(Env.PRODUCTION).primary.secret.reveal() == b"platform-key"
     key.chmod(0o460)
     assert "is accessible by group or others" in load_error(path)
+
+
+def test_every_committed_config_loads():
+    """A config shipped in the repository (demo, conformance, push tests) must
+    pass the same checks as an operator's: a clone's files are mode 0644."""
+    names = subprocess.run(["git", "ls-files", "*.toml"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.split()
+    configs = [REPO / n for n in names if not n.endswith("pyproject.toml")]
+    assert len(configs) >= 3
+    for path in configs:
+        load_config(path)
