@@ -184,12 +184,18 @@ $(VENV)/.bench: $(VENV)/.installed
 
 $(STAMPS)/h2load:
 	@mkdir -p $(STAMPS)
-	@command -v h2load >/dev/null || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nghttp2-client >/dev/null; }
+	@command -v h2load >/dev/null || { $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq nghttp2-client >/dev/null; }
 	@touch $@
 
+# The grpc-go peer and floor of the benchmark (bench/peer, module bench/go.mod, versions pinned there).
+BENCH_PEER := $(TOOLS)/paysig-bench-peer
+$(BENCH_PEER): bench/go.mod bench/go.sum bench/peer/main.go $(wildcard clients/go/paysig/v1/*.go)
+	@mkdir -p $(TOOLS)
+	cd bench && GOWORK=off go build -o $@ ./peer
+
 .PHONY: bench
-bench: $(VENV)/.bench $(TOOLS)/ghz $(STAMPS)/h2load ## Throughput/latency table vs the transport floor (BENCH_SECONDS=5).
+bench: $(VENV)/.bench $(TOOLS)/ghz $(STAMPS)/h2load $(BENCH_PEER) ## Server CPU per call vs the sync grpcio floor and a grpc-go peer (BENCH_SECONDS=5, BENCH_PAIRS=3).
 	$(PY) bench/run.py --ghz $(TOOLS)/ghz
 
 .PHONY: soak
