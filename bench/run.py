@@ -227,7 +227,7 @@ def h2load(port: int, data: bytes, concurrency: int, connections: int, seconds: 
     the audit lines, which main() counts."""
     with tempfile.NamedTemporaryFile("wb", delete=False) as f, tempfile.NamedTemporaryFile(delete=False) as log:
         f.write(data)
-    out = subprocess.run(["h2load", "-D", str(int(seconds)), "-c", str(connections), "-m",
+    out = subprocess.run(["h2load", "-D", f"{max(1, round(seconds * 1000))}ms", "-c", str(connections), "-m",
                           str(max(1, concurrency // connections)), "-t", "1", "-d", f.name, "--log-file", log.name,
                           "-H", "content-type: application/grpc", "-H", "te: trailers",
                           f"http://127.0.0.1:{port}/paysig.v1.SignerService/{call}"],
@@ -235,7 +235,7 @@ def h2load(port: int, data: bytes, concurrency: int, connections: int, seconds: 
     os.unlink(f.name)
     latencies = sorted(int(line.split()[2]) for line in Path(log.name).read_text().splitlines() if line.strip())
     os.unlink(log.name)
-    rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out.stdout).group(1))
+    rps = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out.stdout).group(1))
     failed = int(re.search(r"(\d+) failed", out.stdout).group(1)) + int(re.search(r"(\d+) errored", out.stdout).group(1))
     succeeded = int(re.search(r"(\d+) succeeded", out.stdout).group(1))
 
