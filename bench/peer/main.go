@@ -417,7 +417,7 @@ func (s *server) BatchSignOrders(ctx context.Context, req *pb.BatchSignOrdersReq
 		if err != nil {
 			st, _ := status.FromError(err)
 			out.Results[i] = &pb.SignOrderResult{Outcome: &pb.SignOrderResult_Error{Error: &pb.ItemError{
-				Code: st.Code().String(), Message: st.Message(), Reason: "INVALID_REQUEST"}}}
+				Code: codeName(st.Code()), Message: st.Message(), Reason: "INVALID_REQUEST"}}}
 			continue
 		}
 		var resp *pb.SignOrderResponse
@@ -428,6 +428,18 @@ func (s *server) BatchSignOrders(ctx context.Context, req *pb.BatchSignOrdersReq
 		return nil, err
 	}
 	return out, nil
+}
+
+// codeName is a status code's name as in google.rpc.Code: "INVALID_ARGUMENT".
+func codeName(c codes.Code) string {
+	var b strings.Builder
+	for i, r := range c.String() {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
 }
 
 type floor struct {
