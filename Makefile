@@ -128,11 +128,14 @@ checkgenerate: venv $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Fail if the commit
 # ---- checks -----------------------------------------------------------------
 
 .PHONY: lint
-lint: $(BUF) ## buf lint (STANDARD + COMMENTS) on proto/; gofmt and go vet on clients/go.
+lint: $(BUF) ## buf lint (STANDARD + COMMENTS) on proto/; gofmt and go vet on clients/go and bench/.
 	cd proto && $(BUF) lint
 	@unformatted=$$(cd clients/go && gofmt -l .); \
 	[ -z "$$unformatted" ] || { echo "gofmt needed: $$unformatted"; exit 1; }
 	cd clients/go && go vet ./...
+	@unformatted=$$(cd bench && gofmt -l .); \
+	[ -z "$$unformatted" ] || { echo "gofmt needed in bench/: $$unformatted"; exit 1; }
+	cd bench && GOWORK=off go vet ./...
 
 .PHONY: test
 test: venv tools checkgenerate lint test-cpp test-python test-go fuzz-quick ## Run every test (what CI runs).
