@@ -128,11 +128,14 @@ checkgenerate: venv $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Fail if the commit
 # ---- checks -----------------------------------------------------------------
 
 .PHONY: lint
-lint: $(BUF) ## buf lint (STANDARD + COMMENTS) on proto/; gofmt and go vet on clients/go.
+lint: $(BUF) ## buf lint (STANDARD + COMMENTS) on proto/; gofmt and go vet on clients/go and bench/.
 	cd proto && $(BUF) lint
 	@unformatted=$$(cd clients/go && gofmt -l .); \
 	[ -z "$$unformatted" ] || { echo "gofmt needed: $$unformatted"; exit 1; }
 	cd clients/go && go vet ./...
+	@unformatted=$$(cd bench && gofmt -l .); \
+	[ -z "$$unformatted" ] || { echo "gofmt needed in bench/: $$unformatted"; exit 1; }
+	cd bench && GOWORK=off go vet ./...
 
 .PHONY: test
 test: venv tools checkgenerate lint test-cpp test-python test-go fuzz-quick ## Run every test (what CI runs).
@@ -184,12 +187,18 @@ $(VENV)/.bench: $(VENV)/.installed
 
 $(STAMPS)/h2load:
 	@mkdir -p $(STAMPS)
-	@command -v h2load >/dev/null || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nghttp2-client >/dev/null; }
+	@command -v h2load >/dev/null || { $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq nghttp2-client >/dev/null; }
 	@touch $@
 
+# The grpc-go peer and floor of the benchmark (bench/peer, module bench/go.mod, versions pinned there).
+BENCH_PEER := $(TOOLS)/paysig-bench-peer
+$(BENCH_PEER): bench/go.mod bench/go.sum bench/peer/main.go $(wildcard clients/go/paysig/v1/*.go)
+	@mkdir -p $(TOOLS)
+	cd bench && GOWORK=off go build -o $@ ./peer
+
 .PHONY: bench
-bench: $(VENV)/.bench $(TOOLS)/ghz $(STAMPS)/h2load ## Throughput/latency table vs the transport floor (BENCH_SECONDS=5).
+bench: $(VENV)/.bench $(TOOLS)/ghz $(STAMPS)/h2load $(BENCH_PEER) ## Server CPU per call vs the sync grpcio floor and a grpc-go peer (BENCH_SECONDS=5, BENCH_PAIRS=3).
 	$(PY) bench/run.py --ghz $(TOOLS)/ghz
 
 .PHONY: soak

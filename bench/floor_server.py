@@ -1,21 +1,33 @@
-"""The transport floor: a minimal grpcio SignerService whose SignOrder only
-computes one HMAC over the order, in N forked processes sharing one port
-(SO_REUSEPORT), like paysig's workers. paysig's throughput is reported as a
-fraction of this one's, measured in the same run.
+"""The transport floor: the same kind of server as paysig doing only one HMAC.
 
-    python bench/floor_server.py --listen 127.0.0.1:PORT --workers 2
+Like `paysig serve`, a supervisor forks N worker processes before any gRPC
+object exists; each runs a synchronous grpcio server (grpc.server with a
+thread pool) with paysig's server options (grpc_server.SERVER_OPTIONS, so
+SO_REUSEPORT on one port) and paysig's number of RPC threads (the default of
+grpc_server.create_server). Its SignOrder computes one HMAC over the order's
+out_trade_no and answers it: no validation, no signData, no audit line.
+
+    python bench/floor_server.py --listen 127.0.0.1:PORT [--workers N] [--threads T]
+
+It prints the workers' pids on stdout once every worker serves.
 """
 
 import argparse
 import hashlib
 import hmac
+import inspect
 import os
 import signal
 import sys
 from concurrent import futures
 
+from paysig.server import grpc_server
 
-def serve(address: str, ready_fd: int) -> None:
+DEFAULT_THREADS = inspect.signature(grpc_server.create_server).parameters["max_workers"].default
+DEFAULT_WORKERS = os.cpu_count() or 1  # paysig serve's default
+
+
+def serve(address: str, threads: int, ready_fd: int) -> None:
     import grpc
 
     from paysig.v1 import signer_pb2, signer_pb2_grpc
@@ -27,9 +39,10 @@ def serve(address: str, ready_fd: int) -> None:
             mac = hmac.new(key, request.order.out_trade_no.encode(), hashlib.sha256).hexdigest()
             return signer_pb2.SignOrderResponse(pay_sig=mac)
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=int(os.environ.get("FLOOR_THREADS", "4"))), options=[("grpc.so_reuseport", 1)])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads), options=grpc_server.SERVER_OPTIONS)
     signer_pb2_grpc.add_SignerServiceServicer_to_server(Floor(), server)
-    server.add_insecure_port(address)
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"cannot listen on {address}")
     server.start()
     os.write(ready_fd, b"1")
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
@@ -39,7 +52,8 @@ def serve(address: str, ready_fd: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--listen", required=True)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     args = parser.parse_args()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     ready_r, ready_w = os.pipe()
@@ -47,12 +61,12 @@ def main() -> int:
     for _ in range(args.workers):
         pid = os.fork()
         if pid == 0:
-            serve(args.listen, ready_w)
+            serve(args.listen, args.threads, ready_w)
             os._exit(0)
         pids.append(pid)
     for _ in pids:
         os.read(ready_r, 1)
-    print(" ".join(map(str, pids)), flush=True)  # the workers' pids, for CPU and RSS readings
+    print(" ".join(map(str, pids)), flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     for pid in pids:
         os.kill(pid, signal.SIGTERM)

@@ -33,6 +33,7 @@
 
 static EVP_MAC *HMAC_MAC;  /* fetched once, at import */
 static EVP_MD *SHA256_MD;
+static EVP_MAC_CTX *SESSION_TEMPLATE; /* HMAC-SHA256 with the empty key: duplicated per call, keyed per item */
 
 static const char HEX[] = "0123456789abcdef";
 
@@ -463,10 +464,11 @@ static void sign_data(const Item *it, Buf *data) {
 }
 
 /* Signs a valid item: the SignOrderResponse into out, its audit line into
- * audit. session: a context for the session key HMACs, keyed here per item.
- * 1, or 0 with a Python error set. */
-static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_ssize_t head_n, Buf *out,
-                     Buf *audit, Buf *data, Buf *args) {
+ * audit. session: a context for the session key HMACs, keyed here per item;
+ * digest: a context for the signature's fingerprint. 1, or 0 with a Python
+ * error set. */
+static int sign_item(const Item *it, EVP_MAC_CTX *session, EVP_MD_CTX *digest, const char *head, Py_ssize_t head_n,
+                     Buf *out, Buf *audit, Buf *data, Buf *args) {
     int kind = it->app->kind;
     sign_data(it, data);
     if (data->failed) return 1;
@@ -506,7 +508,8 @@ static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_
     static const char *env_name[3] = {"", "ENV_PRODUCTION", "ENV_SANDBOX"};
     uint8_t d[EVP_MAX_MD_SIZE];
     char fp[16];
-    if (!EVP_Digest(pay_sig, 64, d, NULL, SHA256_MD, NULL)) {
+    if (!EVP_DigestInit_ex2(digest, SHA256_MD, NULL) || !EVP_DigestUpdate(digest, pay_sig, 64) ||
+        !EVP_DigestFinal_ex(digest, d, NULL)) {
         PyErr_SetString(PyExc_RuntimeError, "OpenSSL: SHA-256 failed");
         return 0;
     }
@@ -560,7 +563,9 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject *results = PyList_New(n), *counts = PyDict_New();
     Buf out = {0}, audit = {0}, data = {0}, cargs = {0}, one = {0};
-    EVP_MAC_CTX *session = NULL; /* created for the first signed item, freed (and cleansed) at the end */
+    /* created for the first signed item, freed (the session key cleansed) at the end */
+    EVP_MAC_CTX *session = NULL;
+    EVP_MD_CTX *digest = NULL;
     if (!results || !counts) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
         Refs r = {.n_owned = 0};
@@ -573,8 +578,12 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
             continue;
         }
         one.n = 0;
-        if ((!session && !(session = hmac_new((const uint8_t *)"", 0))) ||
-            !sign_item(&it, session, head, head_n, &one, &audit, &data, &cargs)) {
+        if (!session && (!(session = EVP_MAC_CTX_dup(SESSION_TEMPLATE)) || !(digest = EVP_MD_CTX_new()))) {
+            PyErr_SetString(PyExc_RuntimeError, "OpenSSL: cannot set up HMAC-SHA256");
+            refs_clear(&r);
+            goto fail;
+        }
+        if (!sign_item(&it, session, digest, head, head_n, &one, &audit, &data, &cargs)) {
             refs_clear(&r);
             goto fail;
         }
@@ -605,12 +614,14 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *lines = PyBytes_FromStringAndSize(audit.p ? audit.p : "", (Py_ssize_t)audit.n);
     PyMem_Free(out.p); PyMem_Free(audit.p); PyMem_Free(data.p); PyMem_Free(cargs.p); PyMem_Free(one.p);
     EVP_MAC_CTX_free(session);
+    EVP_MD_CTX_free(digest);
     Py_DECREF(seq);
     if (!lines) { Py_DECREF(results); Py_DECREF(counts); return NULL; }
     return Py_BuildValue("(NNN)", results, lines, counts);
 fail:
     PyMem_Free(out.p); PyMem_Free(audit.p); PyMem_Free(data.p); PyMem_Free(cargs.p); PyMem_Free(one.p);
     EVP_MAC_CTX_free(session);
+    EVP_MD_CTX_free(digest);
     Py_DECREF(seq);
     Py_XDECREF(results);
     Py_XDECREF(counts);
@@ -659,6 +670,7 @@ PyMODINIT_FUNC PyInit__fastsign(void) {
         PyErr_SetString(PyExc_ImportError, "OpenSSL provides no SHA-256");
         return NULL;
     }
+    if (!SESSION_TEMPLATE && !(SESSION_TEMPLATE = hmac_new((const uint8_t *)"", 0))) return NULL;
     struct { PyObject **slot; const char *s; } names[] = {
         {&S_app_id, "app_id"}, {&S_env, "env"}, {&S_api, "api"}, {&S_mode, "mode"}, {&S_order, "order"},
         {&S_session_key, "session_key"}, {&S_product_id, "product_id"}, {&S_goods_price, "goods_price"},
