@@ -242,9 +242,9 @@ def python_ceiling(seconds: float, fast: bool) -> float:
 
     from paysig.server.audit import AuditLog
     from paysig.server.config import parse_config
-    from paysig.server.ops.sign_order import sign_order
     from paysig.server.pipeline import Pipeline
     from paysig.server.ratelimit import RateLimiter
+    from paysig.server.servicer import SPECS
     from paysig.server.state import ConfigHolder
     from paysig.v1 import signer_pb2
 
@@ -261,7 +261,8 @@ def python_ceiling(seconds: float, fast: bool) -> float:
 
     context = Context()
     n = max(1000, int(seconds * 5000))
-    took = timeit.timeit(lambda: pipeline.run("SignOrder", sign_order, request, context, "", True), number=n)
+    spec = SPECS["SignOrder"]
+    took = timeit.timeit(lambda: pipeline.run(spec, request, context, ""), number=n)
     return n / took
 
 
