@@ -79,13 +79,12 @@ class Pipeline:
         self._limiter = limiter
         self._inflight = inflight
         self._metrics = metrics.get()
+        self._call_metrics: dict[tuple[str, str], tuple[Any, Any]] = {}  # (rpc, code) -> (calls, latency) children
         self._use_fast = fast and fastpath.AVAILABLE
         self._fast: tuple[Config | None, FastOrders | None] = (None, None)
 
-    def _fast_orders(self, config: Config) -> FastOrders | None:
-        """The fast path of this config generation (built once per generation)."""
-        if not self._use_fast:
-            return None
+    def _fast_orders(self, config: Config) -> FastOrders:
+        """The fast path of this config generation (built once per generation); only with ``_use_fast``."""
         built_for, fast = self._fast
         if built_for is not config:
             fast = FastOrders(config)
@@ -98,20 +97,19 @@ class Pipeline:
         config = self._holder.current
         call = CallAudit(spec.name, context.peer(), request_id)
         try:
-            call.caller = config.access.authenticate(context)
-            self._admit(config, call.caller, spec.name, 1)
+            call.caller = caller = config.access.authenticate(context)
+            self._admit(config, caller, spec.name, 1)
         except PaysigError as error:
             raise self._finish(spec.name, [call.record(spec.name, request, None, error)], error, started,
                                request_id)
-        orders = self._fast_orders(config) if spec.fast else None
-        if orders is not None:
-            results, lines, signed = orders.sign((request,), call.caller, call.encoded_head(), False)
+        if spec.fast and self._use_fast:
+            results, lines, signed = self._fast_orders(config).sign((request,), caller, call.encoded_head(), False)
             if results[0] is not None:
                 error = self._finish(spec.name, [], None, started, request_id, lines, signed)
                 if error is not None:
                     raise error
                 return results[0]
-        response, error = self._apply(config, call.caller, spec.name, spec.operation, request)
+        response, error = self._apply(config, caller, spec.name, spec.operation, request)
         error = self._finish(spec.name, [call.record(spec.name, request, response, error)], error, started,
                              request_id)
         if error is not None:
@@ -132,14 +130,13 @@ class Pipeline:
                 v.add("requests", Rule.REQUIRED if not items else Rule.TOO_LONG,
                       f"must hold 1 to {MAX_BATCH_ITEMS} requests")
                 v.raise_if_any(type(request).__name__)
-            call.caller = config.access.authenticate(context)
-            self._admit(config, call.caller, spec.name, len(items))
+            call.caller = caller = config.access.authenticate(context)
+            self._admit(config, caller, spec.name, len(items))
         except PaysigError as error:
             raise self._finish(spec.name, [call.record(error=error)], error, started, request_id)
         records: list[dict[str, Any]] = []
-        orders = self._fast_orders(config) if spec.fast else None
-        if orders is not None:
-            encoded, lines, signed = orders.sign(items, call.caller, call.encoded_head(), True)
+        if spec.fast and self._use_fast:
+            encoded, lines, signed = self._fast_orders(config).sign(items, caller, call.encoded_head(), True)
         else:
             encoded, lines, signed = [None] * len(items), b"", None
         for i, done in enumerate(encoded):
@@ -214,8 +211,12 @@ class Pipeline:
                 error = audit_unavailable()
                 records, signed = [], None
         m = self._metrics
-        m.child(m.calls, rpc, error.code.value if error else "OK").inc()
-        m.child(m.latency, rpc).observe(time.perf_counter() - started)
+        key = (rpc, error.code.value if error else "OK")
+        counters = self._call_metrics.get(key)
+        if counters is None:
+            counters = self._call_metrics[key] = (m.child(m.calls, *key), m.child(m.latency, rpc))
+        counters[0].inc()
+        counters[1].observe(time.perf_counter() - started)
         if signed:
             for labels, n in signed.items():
                 m.child(m.signatures, *labels).inc(n)
