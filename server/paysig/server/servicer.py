@@ -1,5 +1,8 @@
-"""The SignerService servicer: hands each call to the pipeline and maps
-domain errors to gRPC statuses. No signing or access logic lives here."""
+"""The SignerService servicer: each RPC described once (``SPECS``: its
+operation, message types, batch items, fast path), each call handed to the
+pipeline with its RpcSpec, domain errors mapped to gRPC statuses. No signing
+or access logic lives here. A new RPC: its operation under ops/, its RpcSpec
+in SPECS, its handler on SignerServicer."""
 
 from __future__ import annotations
 
@@ -73,9 +76,9 @@ def _handler(spec: RpcSpec):
         try:
             if isinstance(request, Undecodable):
                 raise self._pipeline.refuse(spec, request.error(), context, request_id)
-            response = run(self._pipeline, spec, request, context, request_id)
+            answer = run(self._pipeline, spec, request, context, request_id)
             context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
-            return response
+            return answer
         except PaysigError as error:
             context.abort_with_status(to_grpc_status(error, request_id))
         except Exception as error:  # noqa: BLE001 - never leak a trace or data to the caller
