@@ -7,8 +7,9 @@ each item is then authorized, run and audited exactly like the unary call.
 Each RPC is described once by an ``RpcSpec`` (built in servicer.py). The
 answer to every call is its serialized response (bytes), whichever path made
 it: the compiled fast path of SignOrder encodes its responses and batch
-results itself, and parsing them back into messages would cost more than
-signing; the reference path serializes its messages here. The servicer
+results itself (parsing them into messages only for grpcio to serialize them
+again would add work to every fast call); the reference path serializes its
+messages here. The servicer
 registers its handlers without a response serializer. Errors are raised
 (PaysigError) once the call's audit lines and metrics are written;
 ``_finish`` returns the error to raise, and its callers raise it.
@@ -47,7 +48,7 @@ class RpcSpec:
     """One SignerService RPC, as the pipeline runs it."""
 
     name: str  # the RPC: authorization, rate limits, metrics and the audit line's "rpc" name it
-    item_name: str  # the RPC its requests are (a batch's items'); ``name`` for a unary RPC
+    item_name: str  # the RPC each request is run as (a batch's: its items'); ``name`` for a unary RPC
     operation: Callable[[Config, Any], Any]  # one request (or batch item) -> its response message
     request_type: type
     response_type: type
