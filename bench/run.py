@@ -312,9 +312,9 @@ def python_ceiling(seconds: float, fast: bool) -> float:
 
     from paysig.server.audit import AuditLog
     from paysig.server.config import parse_config
-    from paysig.server.ops.sign_order import sign_order
     from paysig.server.pipeline import Pipeline
     from paysig.server.ratelimit import RateLimiter
+    from paysig.server.servicer import SPECS
     from paysig.server.state import ConfigHolder
     from paysig.v1 import signer_pb2
 
@@ -331,8 +331,8 @@ def python_ceiling(seconds: float, fast: bool) -> float:
 
     context = Context()
     n = max(1000, int(seconds * 5000))
-    took = timeit.Timer(lambda: pipeline.run("SignOrder", sign_order, request, context, "", True),
-                        timer=time.process_time).timeit(number=n)
+    spec = SPECS["SignOrder"]
+    took = timeit.Timer(lambda: pipeline.run(spec, request, context, ""), timer=time.process_time).timeit(number=n)
     return n / took
 
 

@@ -145,6 +145,7 @@ def test_metrics_label_known_uris_and_other(config):
     from paysig.server.audit import AuditLog, AuditSettings
     from paysig.server.pipeline import Pipeline
     from paysig.server.ratelimit import RateLimiter
+    from paysig.server.servicer import SPECS
     from paysig.server.state import ConfigHolder
     from prometheus_client import REGISTRY
 
@@ -171,8 +172,7 @@ def test_metrics_label_known_uris_and_other(config):
                        ("/xpay/get_upload_file_sign", "/xpay/get_upload_file_sign"),
                        ("/xpay/not_an_api_" + "x" * 40, "other")):
         before = count(label)
-        pipeline.run("SignApiCall", sign_api_call, pb.SignApiCallRequest(app_id="mp", uri=uri, body='{"env":0}'),
-                     Context())
+        pipeline.run(SPECS["SignApiCall"], pb.SignApiCallRequest(app_id="mp", uri=uri, body='{"env":0}'), Context())
         assert count(label) == before + 1
 
 

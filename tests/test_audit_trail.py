@@ -17,7 +17,7 @@ import pytest
 from paysig.client import Client, PaysigError
 from paysig.server import audit as audit_module
 from paysig.server import load_config
-from paysig.server.audit import MAX_LINE_BYTES, AuditLog, AuditSettings, FloodGate, encode_line, entry
+from paysig.server.audit import MAX_LINE_BYTES, AuditLog, AuditSettings, CallAudit, FloodGate, encode_line
 from paysig.v1 import signer_pb2 as pb
 
 from support import ServerProcess, running_server
@@ -136,11 +136,11 @@ def test_a_line_fits_one_atomic_pipe_write_whatever_the_fields():
     worst = "\x01" * 200
     for filler in (worst, "\U0001f600" * 200, "é" * 200):
         request = pb.SignOrderRequest(app_id=filler, order=pb.Order(out_trade_no=filler, product_id=filler))
-        line = encode_line(entry("BatchSignOrders", "SignOrder", request, None, None, None, filler * 4, "r" * 16))
+        line = encode_line(CallAudit("BatchSignOrders", filler * 4, "r" * 16).record("SignOrder", request))
         assert len(line) <= MAX_LINE_BYTES and line.endswith(b"\n") and line.count(b"\n") == 1
         json.loads(line)
     verify = pb.VerifySignatureRequest(app_id=worst, method=worst)
-    assert len(encode_line(entry("VerifySignature", "VerifySignature", verify, None, None, None, worst, "r"))) \
+    assert len(encode_line(CallAudit("VerifySignature", worst, "r").record("VerifySignature", verify))) \
         <= MAX_LINE_BYTES
 
 

@@ -30,6 +30,7 @@ from paysig.server.keys import Env
 from paysig.server.ops.sign_order import sign_order
 from paysig.server.pipeline import Pipeline
 from paysig.server.ratelimit import RateLimiter
+from paysig.server.servicer import SPECS
 from paysig.server.state import ConfigHolder
 from paysig.v1 import signer_pb2 as pb
 from support import CASES, CONFORMANCE_CONFIG
@@ -69,10 +70,8 @@ class Side:
         """(response, None) or (None, error), and the audit line without its time."""
         before = self.path.stat().st_size if self.path.exists() else 0
         try:
-            out = self.pipeline.run("SignOrder", sign_order, request, Context(), "rid", fast=True)
-            if isinstance(out, bytes):
-                out = pb.SignOrderResponse.FromString(out)
-            result = (out, None)
+            answer = self.pipeline.run(SPECS["SignOrder"], request, Context(), "rid")
+            result = (pb.SignOrderResponse.FromString(answer), None)
         except PaysigError as error:
             result = (None, (error.code, error.reason, sorted((v.field, v.rule) for v in error.violations)))
         with self.path.open("rb") as f:
@@ -84,10 +83,8 @@ class Side:
         return result, line
 
     def batch(self, requests: list[pb.SignOrderRequest]) -> pb.BatchSignOrdersResponse:
-        out = self.pipeline.run_batch("BatchSignOrders", "SignOrder", sign_order,
-                                      pb.BatchSignOrdersRequest(requests=requests), pb.BatchSignOrdersResponse,
-                                      pb.SignOrderResult, Context(), "rid", fast=True)
-        return pb.BatchSignOrdersResponse.FromString(out) if isinstance(out, bytes) else out
+        return pb.BatchSignOrdersResponse.FromString(self.pipeline.run_batch(
+            SPECS["BatchSignOrders"], pb.BatchSignOrdersRequest(requests=requests), Context(), "rid"))
 
 
 @pytest.fixture(scope="module")
@@ -325,10 +322,9 @@ def test_encoded_head_is_the_json_of_head(caller, peer, request_id, rpc):
     from paysig.server.access import Caller
     from paysig.server.signdata import COMPACT_JSON
 
-    who = Caller(name=caller, apps=None, rpcs=frozenset())
+    call = audit.CallAudit(rpc, peer, request_id, Caller(name=caller, apps=None, rpcs=frozenset()))
     with mock.patch.object(audit.time, "time", return_value=1795000000.123):
-        assert audit.encoded_head(rpc, who, peer, request_id) + "}" == COMPACT_JSON.encode(
-            audit.head(rpc, who, peer, request_id))
+        assert call.encoded_head() + "}" == COMPACT_JSON.encode(call.head())
 
 
 def test_app_keys_do_not_show_their_key():

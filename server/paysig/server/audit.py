@@ -205,10 +205,7 @@ class FloodGate:
         second = int(now)
         if second == self._second and not everything:
             return []
-        lines = [{"ts": _timestamp(now), "pid": os.getpid(), "peer": _clip(peer), "rpc": "",
-                  "second": _timestamp(self._second)[:-5] + "Z", "suppressed": dict(reasons),
-                  "total": sum(reasons.values())}
-                 for peer, reasons in self._counts.items()]
+        lines = [suppressed_record(now, peer, self._second, reasons) for peer, reasons in self._counts.items()]
         self._second, self._lines = second, 0
         self._per_peer.clear()
         self._counts = {}
@@ -510,33 +507,58 @@ def _timestamp(now: float) -> str:
     return f"{_second_cache[1]}.{int(now * 1000) % 1000:03d}Z"
 
 
-def head(rpc: str, caller: Any, peer: str, request_id: str) -> dict[str, Any]:
-    """The fields every line starts with: when, which process, which call, who."""
-    return {"ts": _timestamp(time.time()), "pid": os.getpid(), "request_id": request_id,
-            "caller": caller.name if caller else "", "peer": _clip(peer), "rpc": rpc}
+class CallAudit:
+    """The one place Python builds the audit lines of a call.
+
+    Every line of a call starts with the same head: when (ts), which process
+    (pid), which call (request_id), who (caller, peer), which RPC (rpc), in
+    that order. ``record`` is a whole line's fields (the reference path,
+    batch items, refusals); ``encoded_head`` is the head as COMPACT_JSON
+    writes it, without its closing brace, which the fast path completes with
+    the rest of its line. ``caller`` is set once the call is authenticated;
+    each line's ts is taken when its fields are built."""
+
+    __slots__ = ("rpc", "peer", "request_id", "caller")
+
+    def __init__(self, rpc: str, peer: str, request_id: str, caller: Any = None):
+        self.rpc = rpc
+        self.peer = peer
+        self.request_id = request_id
+        self.caller = caller
+
+    def head(self) -> dict[str, Any]:
+        return {"ts": _timestamp(time.time()), "pid": os.getpid(), "request_id": self.request_id,
+                "caller": self.caller.name if self.caller else "", "peer": _clip(self.peer), "rpc": self.rpc}
+
+    def encoded_head(self) -> str:
+        """COMPACT_JSON.encode(self.head()) without its closing brace,
+        formatted directly, as it is on every fast call."""
+        return (f'{{"ts":"{_timestamp(time.time())}","pid":{os.getpid()},'
+                f'"request_id":{_json_string(self.request_id)},'
+                f'"caller":{_json_string(self.caller.name if self.caller else "")},'
+                f'"peer":{_json_string(_clip(self.peer))},"rpc":{_json_string(self.rpc)}')
+
+    def record(self, item_rpc: str = "", request: Any = None, response: Any = None,
+               error: PaysigError | None = None) -> dict[str, Any]:
+        """The fields of the line of one request (``item_rpc`` names its
+        kind; for a batch item, ``rpc`` is the batch's). Without ``request``:
+        a call refused as a whole, before any request was read."""
+        record = self.head()
+        if request is not None:
+            record.update(request_fields(item_rpc, request))
+        record["code"] = error.code.value if error else "OK"
+        if error:
+            record["reason"] = error.reason
+        record.update(response_fields(item_rpc, response))
+        return record
 
 
-def encoded_head(rpc: str, caller: Any, peer: str, request_id: str) -> str:
-    """COMPACT_JSON.encode(head(...)) without its closing brace, for the fast
-    path to complete; formatted directly, as it is on every fast call."""
-    return (f'{{"ts":"{_timestamp(time.time())}","pid":{os.getpid()},"request_id":{_json_string(request_id)},'
-            f'"caller":{_json_string(caller.name if caller else "")},"peer":{_json_string(_clip(peer))},'
-            f'"rpc":{_json_string(rpc)}')
-
-
-def entry(rpc: str, item_rpc: str, request: Any, response: Any, error: PaysigError | None, caller: Any,
-          peer: str, request_id: str = "") -> dict[str, Any]:
-    """The audit line of one request (``item_rpc`` names its kind; for a batch
-    item ``rpc`` is the batch RPC). ``request`` is None for a batch refused as
-    a whole."""
-    record = head(rpc, caller, peer, request_id)
-    if request is not None:
-        record.update(request_fields(item_rpc, request))
-    record["code"] = error.code.value if error else "OK"
-    if error:
-        record["reason"] = error.reason
-    record.update(response_fields(item_rpc, response))
-    return record
+def suppressed_record(now: float, peer: str, second: int, reasons: dict[str, int]) -> dict[str, Any]:
+    """The fields of a FloodGate summary line: the refusals from ``peer``
+    in ``second`` that got no line of their own, counted by reason. It is
+    no call's line: no request_id, no caller, an empty rpc."""
+    return {"ts": _timestamp(now), "pid": os.getpid(), "peer": _clip(peer), "rpc": "",
+            "second": _timestamp(second)[:-5] + "Z", "suppressed": dict(reasons), "total": sum(reasons.values())}
 
 
 def audit_unavailable() -> PaysigError:

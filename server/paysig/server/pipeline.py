@@ -3,10 +3,21 @@ limit, run the operation, write the audit lines; only then answer.
 
 A batch is authenticated once and charged one rate-limit token per item;
 each item is then authorized, run and audited exactly like the unary call.
+
+Each RPC is described once by an ``RpcSpec`` (built in servicer.py). The
+answer to every call is its serialized response (bytes), whichever path made
+it: the compiled fast path of SignOrder encodes its responses and batch
+results itself (parsing them into messages only for grpcio to serialize them
+again would add work to every fast call); the reference path serializes its
+messages here. The servicer
+registers its handlers without a response serializer. Errors are raised
+(PaysigError) once the call's audit lines and metrics are written;
+``_finish`` returns the error to raise, and its callers raise it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -18,7 +29,7 @@ from paysig.v1 import signer_pb2 as pb
 from .access import CallContext, Caller
 from . import apis, metrics
 from . import fastpath
-from .audit import AuditLog, audit_unavailable, encoded_head, entry
+from .audit import AuditLog, CallAudit, audit_unavailable
 from .config import Config
 from .errors import Code, PaysigError, Rule, Violations
 from .fastpath import FastOrders
@@ -32,7 +43,29 @@ MAX_BATCH_ITEMS = 1000
 KNOWN_APIS = apis.KNOWN_URIS
 
 
-RESULTS_TAG = b"\n"  # field 1 (results), length-delimited, of the Batch*Response messages
+@dataclasses.dataclass(frozen=True, slots=True)
+class RpcSpec:
+    """One SignerService RPC, as the pipeline runs it."""
+
+    name: str  # the RPC: authorization, rate limits, metrics and the audit line's "rpc" name it
+    item_name: str  # the RPC each request is run as (a batch's: its items'); ``name`` for a unary RPC
+    operation: Callable[[Config, Any], Any]  # one request (or batch item) -> its response message
+    request_type: type
+    response_type: type
+    result_type: type | None = None  # a batch's: one item's outcome (response or error); None: unary
+    fast: bool = False  # the compiled fast path signs its requests (SignOrder's)
+    results_tag: bytes = dataclasses.field(init=False, repr=False, compare=False)  # a batch's, for results[i]
+
+    def __post_init__(self):
+        if self.result_type is not None:
+            field = self.response_type.DESCRIPTOR.fields_by_name["results"]
+            object.__setattr__(self, "results_tag", fastpath.varint(field.number << 3 | 2))  # length-delimited
+        else:
+            object.__setattr__(self, "results_tag", b"")
+
+    @property
+    def batch(self) -> bool:
+        return self.result_type is not None
 
 
 def new_request_id() -> str:
@@ -47,99 +80,95 @@ class Pipeline:
         self._limiter = limiter
         self._inflight = inflight
         self._metrics = metrics.get()
+        self._call_metrics: dict[tuple[str, str], tuple[Any, Any]] = {}  # (rpc, code) -> (calls, latency) children
         self._use_fast = fast and fastpath.AVAILABLE
         self._fast: tuple[Config | None, FastOrders | None] = (None, None)
 
-    def _fast_orders(self, config: Config) -> FastOrders | None:
-        """The fast path of this config generation (built once per generation)."""
-        if not self._use_fast:
-            return None
+    def _fast_orders(self, config: Config) -> FastOrders:
+        """The fast path of this config generation (built once per generation); only with ``_use_fast``."""
         built_for, fast = self._fast
         if built_for is not config:
             fast = FastOrders(config)
             self._fast = (config, fast)
         return fast
 
-    def run(self, rpc: str, operation: Callable, request: Any, context: CallContext, request_id: str = "",
-            fast: bool = False) -> Any:
-        """The answer to one request: a response message, or, from the fast
-        path (``fast``: the RPC is SignOrder), its serialized bytes."""
+    def run(self, spec: RpcSpec, request: Any, context: CallContext, request_id: str = "") -> bytes:
+        """The serialized response to one request of a unary RPC."""
         started = time.perf_counter()
         config = self._holder.current
-        caller, response, error = None, None, None
+        call = CallAudit(spec.name, context.peer(), request_id)
         try:
-            caller = config.access.authenticate(context)
-            self._admit(config, caller, rpc, 1)
-            orders = self._fast_orders(config) if fast else None
-            if orders is not None:
-                results, lines, signed = orders.sign((request,), caller,
-                                                     encoded_head(rpc, caller, context.peer(), request_id), False)
-                if results[0] is not None:
-                    self._finish(rpc, [], None, started, request_id, lines, signed)
-                    return results[0]
-            response, error = self._apply(config, caller, rpc, operation, request)
-        except PaysigError as e:
-            error = e
-        records = [entry(rpc, rpc, request, response, error, caller, context.peer(), request_id)]
-        self._finish(rpc, records, error, started, request_id)
-        return response
+            call.caller = caller = config.access.authenticate(context)
+            self._admit(config, caller, spec.name, 1)
+        except PaysigError as error:
+            raise self._finish(spec.name, [call.record(spec.name, request, None, error)], error, started,
+                               request_id)
+        if spec.fast and self._use_fast:
+            results, lines, signed = self._fast_orders(config).sign((request,), caller, call.encoded_head(), False)
+            if results[0] is not None:
+                error = self._finish(spec.name, [], None, started, request_id, lines, signed)
+                if error is not None:
+                    raise error
+                return results[0]
+        response, error = self._apply(config, caller, spec.name, spec.operation, request)
+        error = self._finish(spec.name, [call.record(spec.name, request, response, error)], error, started,
+                             request_id)
+        if error is not None:
+            raise error
+        return response.SerializeToString()
 
-    def run_batch(self, rpc: str, item_rpc: str, operation: Callable, request: Any, response_type: type,
-                  result_type: type, context: CallContext, request_id: str = "", fast: bool = False) -> Any:
-        """The batch's answer: a response message, or, when the fast path
-        (``fast``: the items are SignOrder requests) signed any item, its
-        serialized bytes."""
+    def run_batch(self, spec: RpcSpec, request: Any, context: CallContext, request_id: str = "") -> bytes:
+        """The serialized response to a batch: the fast path's encoded
+        results (``spec.fast``) for the items it signed, the reference path's
+        for the others, in request order."""
         started = time.perf_counter()
         config = self._holder.current
         items = request.requests
-        caller = None
+        call = CallAudit(spec.name, context.peer(), request_id)
         try:
             if not 1 <= len(items) <= MAX_BATCH_ITEMS:
                 v = Violations()
                 v.add("requests", Rule.REQUIRED if not items else Rule.TOO_LONG,
                       f"must hold 1 to {MAX_BATCH_ITEMS} requests")
                 v.raise_if_any(type(request).__name__)
-            caller = config.access.authenticate(context)
-            self._admit(config, caller, rpc, len(items))
+            call.caller = caller = config.access.authenticate(context)
+            self._admit(config, caller, spec.name, len(items))
         except PaysigError as error:
-            self._finish(rpc, [entry(rpc, item_rpc, None, None, error, caller, context.peer(), request_id)], error,
-                         started, request_id)
-        peer = context.peer()
+            raise self._finish(spec.name, [call.record(error=error)], error, started, request_id)
         records: list[dict[str, Any]] = []
-        orders = self._fast_orders(config) if fast else None
-        if orders is not None:
-            encoded, lines, signed = orders.sign(items, caller, encoded_head(rpc, caller, peer, request_id), True)
-            if lines:
-                for i, done in enumerate(encoded):
-                    if done is None:
-                        result = self._item_result(config, caller, rpc, item_rpc, operation, items[i], result_type,
-                                                   records, peer, request_id).SerializeToString()
-                        encoded[i] = RESULTS_TAG + fastpath.varint(len(result)) + result
-                self._finish(rpc, records, None, started, request_id, lines, signed)
-                return b"".join(encoded)
-        results = [self._item_result(config, caller, rpc, item_rpc, operation, item, result_type, records, peer,
-                                     request_id) for item in items]
-        self._finish(rpc, records, None, started, request_id)
-        return response_type(results=results)
+        if spec.fast and self._use_fast:
+            encoded, lines, signed = self._fast_orders(config).sign(items, caller, call.encoded_head(), True)
+        else:
+            encoded, lines, signed = [None] * len(items), b"", None
+        for i, done in enumerate(encoded):
+            if done is None:
+                result = self._item_result(config, spec, call, items[i], records)
+                encoded[i] = spec.results_tag + fastpath.varint(len(result)) + result
+        error = self._finish(spec.name, records, None, started, request_id, lines, signed)
+        if error is not None:
+            raise error
+        return b"".join(encoded)
 
-    def refuse(self, rpc: str, error: PaysigError, context: CallContext, request_id: str = "") -> None:
-        """Audits, counts and raises ``error`` for a request refused before it
-        could be read (undecodable bytes), with its caller when it has one."""
+    def refuse(self, spec: RpcSpec, error: PaysigError, context: CallContext, request_id: str = "") -> PaysigError:
+        """Audits and counts ``error`` for a request refused before it could
+        be read (undecodable bytes), with its caller when it has one; returns
+        the error to raise."""
         started = time.perf_counter()
-        caller = None
+        call = CallAudit(spec.name, context.peer(), request_id)
         try:
-            caller = self._holder.current.access.authenticate(context)
+            call.caller = self._holder.current.access.authenticate(context)
         except PaysigError:
             pass
-        self._finish(rpc, [entry(rpc, rpc, None, None, error, caller, context.peer(), request_id)], error, started,
-                     request_id)
+        return self._finish(spec.name, [call.record(error=error)], error, started, request_id)
 
-    def _item_result(self, config: Config, caller: Caller, rpc: str, item_rpc: str, operation: Callable, item: Any,
-                     result_type: type, records: list[dict[str, Any]], peer: str, request_id: str) -> Any:
-        """One batch item through the reference path; appends its audit record."""
-        response, error = self._apply(config, caller, item_rpc, operation, item)
-        records.append(entry(rpc, item_rpc, item, response, error, caller, peer, request_id))
-        return result_type(response=response) if error is None else result_type(error=item_error(error))
+    def _item_result(self, config: Config, spec: RpcSpec, call: CallAudit, item: Any,
+                     records: list[dict[str, Any]]) -> bytes:
+        """One batch item through the reference path: its serialized result;
+        appends its audit record."""
+        response, error = self._apply(config, call.caller, spec.item_name, spec.operation, item)
+        records.append(call.record(spec.item_name, item, response, error))
+        result = spec.result_type(response=response) if error is None else spec.result_type(error=item_error(error))
+        return result.SerializeToString()
 
     def _admit(self, config: Config, caller: Caller, rpc: str, cost: int) -> None:
         """Authorizes the RPC, admits the call under the caller's cap on items
@@ -163,10 +192,14 @@ class Pipeline:
             return None, PaysigError(Code.INTERNAL, "INTERNAL", "internal error")
 
     def _finish(self, rpc: str, records: list[dict[str, Any]], error: PaysigError | None, started: float,
-                request_id: str, lines: bytes = b"", signed: dict[tuple[str, str, str], int] | None = None) -> None:
+                request_id: str, lines: bytes = b"", signed: dict[tuple[str, str, str], int] | None = None
+                ) -> PaysigError | None:
         """Writes the audit lines (the fast path's ``lines``, then the
         records'), records the metrics (``signed``: the fast path's counts of
-        signatures by app, env label and api), raises the call's error."""
+        signatures by app, env label and api) and returns the call's error,
+        for the caller to raise: ``error``, AUDIT_UNAVAILABLE when the lines
+        could not be written and the audit fails closed, else None. Never
+        None when ``error`` is given."""
         written = self.audit_log.write(records, lines)
         if self._inflight is not None:
             self._inflight.leave()
@@ -179,8 +212,12 @@ class Pipeline:
                 error = audit_unavailable()
                 records, signed = [], None
         m = self._metrics
-        m.child(m.calls, rpc, error.code.value if error else "OK").inc()
-        m.child(m.latency, rpc).observe(time.perf_counter() - started)
+        key = (rpc, error.code.value if error else "OK")
+        counters = self._call_metrics.get(key)
+        if counters is None:
+            counters = self._call_metrics[key] = (m.child(m.calls, *key), m.child(m.latency, rpc))
+        counters[0].inc()
+        counters[1].observe(time.perf_counter() - started)
         if signed:
             for labels, n in signed.items():
                 m.child(m.signatures, *labels).inc(n)
@@ -196,8 +233,7 @@ class Pipeline:
             else:
                 api = record.get("api") or (record["uri"] if record.get("uri") in KNOWN_APIS else "other")
                 m.child(m.signatures, record["app_id"], metrics.ENV_LABELS[record["key_env"]], api).inc()
-        if error is not None:
-            raise error
+        return error
 
 
 def item_error(error: PaysigError) -> pb.ItemError:

@@ -1,5 +1,8 @@
-"""The SignerService servicer: hands each call to the pipeline and maps
-domain errors to gRPC statuses. No signing or access logic lives here."""
+"""The SignerService servicer: each RPC described once (``SPECS``: its
+operation, message types, batch items, fast path), each call handed to the
+pipeline with its RpcSpec, domain errors mapped to gRPC statuses. No signing
+or access logic lives here. A new RPC: its operation under ops/, its RpcSpec
+in SPECS, its handler on SignerServicer."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from .ops.sign_api_call import sign_api_call
 from .ops.sign_order import sign_order
 from .ops.verify_notification import verify_notification
 from .ops.verify_signature import verify_signature
-from .pipeline import Pipeline, new_request_id
+from .pipeline import Pipeline, RpcSpec, new_request_id
 from .status import to_grpc_status
 
 log = logging.getLogger("paysig")
@@ -49,74 +52,67 @@ def tolerant_deserializer(message_type: type) -> Callable[[bytes], Any]:
     return parse
 
 
-def serializer(message_type: type) -> Callable[[Any], bytes]:
-    """Serializes a response, or passes on the bytes the fast path encoded."""
-    serialize = message_type.SerializeToString
-
-    def encode(response) -> bytes:
-        return response if type(response) is bytes else serialize(response)
-
-    return encode
-
-
 def generic_handler(servicer: "SignerServicer") -> grpc.GenericRpcHandler:
-    """SignerService's handlers, built from its descriptor with tolerant
-    request deserializers (grpcio would answer undecodable bytes INTERNAL)."""
+    """SignerService's handlers, one per method of its descriptor (each must
+    have its RpcSpec), with tolerant request deserializers (grpcio would answer
+    undecodable bytes INTERNAL) and no response serializer: the pipeline
+    answers serialized responses."""
     service = pb.DESCRIPTOR.services_by_name["SignerService"]
     handlers = {
         m.name: grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, m.name),
-            request_deserializer=tolerant_deserializer(getattr(pb, m.input_type.name)),
-            response_serializer=serializer(getattr(pb, m.output_type.name)))
+            getattr(servicer, m.name), request_deserializer=tolerant_deserializer(SPECS[m.name].request_type))
         for m in service.methods
     }
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
-def _handler(name: str, run: Callable[[Pipeline, Any, grpc.ServicerContext, str], Any]):
-    """A grpc method: request id, undecodable requests, ``run`` through the
+def _handler(spec: RpcSpec):
+    """A grpc method: request id, undecodable requests, the call through the
     pipeline, domain errors to rich statuses, and nothing of a bug leaked."""
+    run = Pipeline.run_batch if spec.batch else Pipeline.run
 
-    def handler(self: "SignerServicer", request, context: grpc.ServicerContext):
+    def handler(self: "SignerServicer", request, context: grpc.ServicerContext) -> bytes:
         request_id = new_request_id()
         try:
             if isinstance(request, Undecodable):
-                self._pipeline.refuse(name, request.error(), context, request_id)
-            response = run(self._pipeline, request, context, request_id)
+                raise self._pipeline.refuse(spec, request.error(), context, request_id)
+            answer = run(self._pipeline, spec, request, context, request_id)
             context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
-            return response
+            return answer
         except PaysigError as error:
             context.abort_with_status(to_grpc_status(error, request_id))
         except Exception as error:  # noqa: BLE001 - never leak a trace or data to the caller
-            log.error("internal error", extra={"fields": {"rpc": name, "error": type(error).__name__}})
+            log.error("internal error", extra={"fields": {"rpc": spec.name, "error": type(error).__name__}})
             context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
-    handler.__name__ = name
+    handler.__name__ = spec.name
     return handler
 
 
-def _rpc(name: str, operation: Callable, fast: bool = False):
-    return _handler(name, lambda pipeline, request, context, request_id:
-                    pipeline.run(name, operation, request, context, request_id, fast))
-
-
-def _batch(name: str, item_rpc: str, operation: Callable, response_type: type, result_type: type,
-           fast: bool = False):
-    return _handler(name, lambda pipeline, request, context, request_id:
-                    pipeline.run_batch(name, item_rpc, operation, request, response_type, result_type, context,
-                                       request_id, fast))
+SPECS: dict[str, RpcSpec] = {spec.name: spec for spec in (
+    RpcSpec("SignOrder", "SignOrder", sign_order, pb.SignOrderRequest, pb.SignOrderResponse, fast=True),
+    RpcSpec("SignApiCall", "SignApiCall", sign_api_call, pb.SignApiCallRequest, pb.SignApiCallResponse),
+    RpcSpec("VerifySignature", "VerifySignature", verify_signature, pb.VerifySignatureRequest,
+            pb.VerifySignatureResponse),
+    RpcSpec("VerifyNotification", "VerifyNotification", verify_notification, pb.VerifyNotificationRequest,
+            pb.VerifyNotificationResponse),
+    RpcSpec("BatchSignOrders", "SignOrder", sign_order, pb.BatchSignOrdersRequest, pb.BatchSignOrdersResponse,
+            pb.SignOrderResult, fast=True),
+    RpcSpec("BatchSignApiCalls", "SignApiCall", sign_api_call, pb.BatchSignApiCallsRequest,
+            pb.BatchSignApiCallsResponse, pb.SignApiCallResult),
+    RpcSpec("DiagnoseSignature", "DiagnoseSignature", diagnose_signature, pb.DiagnoseSignatureRequest,
+            pb.DiagnoseSignatureResponse),
+)}
 
 
 class SignerServicer(signer_pb2_grpc.SignerServiceServicer):
     def __init__(self, pipeline: Pipeline):
         self._pipeline = pipeline
 
-    SignOrder = _rpc("SignOrder", sign_order, fast=True)
-    SignApiCall = _rpc("SignApiCall", sign_api_call)
-    VerifySignature = _rpc("VerifySignature", verify_signature)
-    VerifyNotification = _rpc("VerifyNotification", verify_notification)
-    BatchSignOrders = _batch("BatchSignOrders", "SignOrder", sign_order, pb.BatchSignOrdersResponse,
-                             pb.SignOrderResult, fast=True)
-    BatchSignApiCalls = _batch("BatchSignApiCalls", "SignApiCall", sign_api_call, pb.BatchSignApiCallsResponse,
-                               pb.SignApiCallResult)
-    DiagnoseSignature = _rpc("DiagnoseSignature", diagnose_signature)
+    SignOrder = _handler(SPECS["SignOrder"])
+    SignApiCall = _handler(SPECS["SignApiCall"])
+    VerifySignature = _handler(SPECS["VerifySignature"])
+    VerifyNotification = _handler(SPECS["VerifyNotification"])
+    BatchSignOrders = _handler(SPECS["BatchSignOrders"])
+    BatchSignApiCalls = _handler(SPECS["BatchSignApiCalls"])
+    DiagnoseSignature = _handler(SPECS["DiagnoseSignature"])
