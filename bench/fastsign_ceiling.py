@@ -61,9 +61,9 @@ def measure(so: str, seconds: float) -> dict:
     from paysig.server.access import ANONYMOUS
     from paysig.server.audit import AuditLog
     from paysig.server.config import parse_config
-    from paysig.server.ops.sign_order import sign_order
     from paysig.server.pipeline import Pipeline
     from paysig.server.ratelimit import RateLimiter
+    from paysig.server.servicer import SPECS
     from paysig.server.state import ConfigHolder
     from paysig.v1 import signer_pb2
 
@@ -84,7 +84,7 @@ def measure(so: str, seconds: float) -> dict:
     assert all(results)
     context = Context()
     return {"so": so,
-            FIGURES[0]: round(cpu_rate(lambda: pipeline.run("SignOrder", sign_order, one[0], context, "", True),
+            FIGURES[0]: round(cpu_rate(lambda: pipeline.run(SPECS["SignOrder"], one[0], context, ""),
                                        int(seconds * 15000))),
             FIGURES[1]: round(cpu_rate(lambda: orders.sign(one, ANONYMOUS, head, False), int(seconds * 30000))),
             FIGURES[2]: round(100 * cpu_rate(lambda: orders.sign(batch, ANONYMOUS, head, True),
