@@ -369,6 +369,19 @@ def test_superapp_push(stub):
     assert rejected(call(stub, "sa", "", unsigned), "PAY_EVENT_SIG_MISSING")
 
 
+@pytest.mark.parametrize("body", [
+    {"Event": "xpay_goods_deliver_notify", "OutTradeNo": "FORGED01", "OpenId": "u1",
+     "GoodsInfo": {"ProductId": "p", "Quantity": 1000, "ActualPrice": 1}},
+    {"EventType": "event", "Event": "xpay_refund_notify", "OutTradeNo": "FORGED02"},
+    {"EventType": "event", "Event": "some_other_event"},
+])
+def test_superapp_push_without_any_signature_is_rejected(stub, body):
+    """Without the transport query, only pay_event_sig can prove a super-app
+    push: a body without Payload and PayEventSig is anyone's."""
+    r = call(stub, "sa", "", json.dumps(body).encode())
+    assert rejected(r, "PAY_EVENT_SIG_MISSING"), (r.result, r.reject_reason)
+
+
 # ---- forgeries and malformed bodies ------------------------------------------------------
 
 
