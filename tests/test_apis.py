@@ -4,8 +4,6 @@ URIs and nothing else, and the README table and proto comments match it."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import textwrap
 
@@ -16,7 +14,7 @@ from paysig.server.errors import PaysigError
 from paysig.server.ops.sign_api_call import sign_api_call
 from paysig.server.ops.verify_signature import verify_signature
 from paysig.v1 import signer_pb2 as pb
-from support import REPO
+from support import REPO, hex_hmac
 
 # Spec section 5, written out here by hand (not derived from apis.py).
 SPEC_BOTH = {"/xpay/query_user_balance", "/xpay/currency_pay", "/xpay/cancel_currency_pay", "/wxa/game/getbalance",
@@ -50,10 +48,6 @@ def config(tmp_path_factory):
         sandbox = {{ value = "{KEYS['sandbox']}" }}
         """))
     return load_config(path)
-
-
-def hex_hmac(key: str, message: str) -> str:
-    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def test_the_table_holds_every_api_of_the_spec_once():

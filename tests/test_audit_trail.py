@@ -20,8 +20,8 @@ from paysig.server import load_config
 from paysig.server.audit import MAX_LINE_BYTES, AuditLog, AuditSettings, FloodGate, encode_line, entry
 from paysig.v1 import signer_pb2 as pb
 
-from support import ServerProcess, running_server
-from test_security import APPS, TOKEN_A, TOKEN_CALLERS, order, write_config
+from support import ServerProcess, running_server, write_config
+from test_security import APPS, TOKEN_A, TOKEN_CALLERS, order
 
 
 def lines_of(path) -> list[dict]:
@@ -85,9 +85,7 @@ def test_sighup_reopens_the_file_like_logrotate_postrotate(tmp_path):
         sign(port, "hup-0001")
         audit.rename(tmp_path / "audit.log.1")  # logrotate's rename, then its postrotate `kill -HUP`
         server.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any('"reloaded"' in line for line in server.stderr):
-            time.sleep(0.05)
+        server.wait_for_log("reloaded", seconds=20)
         assert audit.exists(), "SIGHUP did not open a new file at the path"
         sign(port, "hup-0002")
     finally:

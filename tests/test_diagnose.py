@@ -10,7 +10,7 @@ import pytest
 
 from paysig.client import Client, PaysigError
 from paysig.v1 import signer_pb2 as pb
-from support import CONFORMANCE_CONFIG, openssl_hmac, running_server
+from support import CONFORMANCE_CONFIG, hex_hmac as mac, openssl_hmac, running_server
 
 MG_PROD, MG_SANDBOX_V2, MG_SANDBOX_V1 = "12345", "mg-sandbox-key-v2", "mg-sandbox-key-v1"
 MP_PROD, MP_SANDBOX = "mp-production-key", "mp-sandbox-key"
@@ -24,10 +24,6 @@ MG_DATA_SANDBOX = MG_DATA.replace('"env":0', '"env":1')
 MP_DATA = ('{"offerId":"1450000002","buyQuantity":1,"env":0,"currencyType":"CNY","productId":"gem",'
            '"goodsPrice":100,"outTradeNo":"diag-0002x","attach":"x"}')
 BALANCE_BODY = '{"openid":"o-1","env":0,"user_ip":"127.0.0.1"}'
-
-
-def mac(key: str, message: str) -> str:
-    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 @pytest.fixture(scope="module")

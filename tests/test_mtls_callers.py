@@ -7,8 +7,8 @@ import pytest
 from paysig.server import ConfigError, load_config
 
 from pki import Authority
-from support import running_server
-from test_security import APPS, expect_error, order, tls_client, write_config
+from support import running_server, write_config
+from test_security import APPS, expect_error, order, tls_client
 
 
 def mtls(tmp_path, pki, callers: str):

@@ -17,7 +17,7 @@ from paysig.server import ConfigError, create_server, load_config
 from paysig.server.grpc_server import UnauthenticatedNetworkError
 from paysig.v1 import signer_pb2 as pb
 from pki import Authority
-from support import openssl_hmac, running_server
+from support import audit_lines, openssl_hmac, running_server, token_sha256, write_config
 
 TOKEN_A, TOKEN_B = "token-A-0123456789abcdef", "token-B-fedcba9876543210"
 SESSION_KEY = "sec-Session-Key-0001"
@@ -38,43 +38,29 @@ production = { value = "g2-production-key" }
 """
 
 
-def sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 TOKEN_CALLERS = f"""
 [auth]
 mode = "token"
 
 [[callers]]
 name = "game-a"
-token_sha256 = "{sha(TOKEN_A)}"
+token_sha256 = "{token_sha256(TOKEN_A)}"
 apps = ["g1"]
 rpcs = ["SignOrder", "VerifySignature"]
 
 [[callers]]
 name = "game-b"
-token_sha256 = "{sha(TOKEN_B)}"
+token_sha256 = "{token_sha256(TOKEN_B)}"
 apps = ["g2"]
 rate_per_second = 0.001
 burst = 2
 """
 
 
-def write_config(tmp_path, text: str):
-    path = tmp_path / "paysig.toml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
 def order(app_id="g1", out_trade_no="sec-0001") -> pb.SignOrderRequest:
     return pb.SignOrderRequest(app_id=app_id, env=pb.ENV_PRODUCTION, api=pb.PAYMENT_API_GAME_ITEM,
                                session_key=SESSION_KEY, order=pb.Order(product_id="sword", goods_price=600,
                                                                        buy_quantity=1, out_trade_no=out_trade_no))
-
-
-def audit_lines(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def expect_error(call, code: grpc.StatusCode, reason: str) -> PaysigError:
@@ -277,9 +263,9 @@ def test_no_auth_is_refused_off_loopback(tmp_path):
     ('[[callers]]\nname = "x"\napps = ["g1"]\n', "callers: only used with auth.mode"),
     ('[auth]\nmode = "token"\n[[callers]]\nname = "x"\ntoken_sha256 = "ABC"\napps = ["g1"]\n',
      "callers[0] (x): token_sha256: required, 64 lowercase hex"),
-    (f'[auth]\nmode = "token"\n[[callers]]\nname = "x"\ntoken_sha256 = "{sha("t")}"\napps = ["nope"]\n',
+    (f'[auth]\nmode = "token"\n[[callers]]\nname = "x"\ntoken_sha256 = "{token_sha256("t")}"\napps = ["nope"]\n',
      "callers[0] (x): apps: 'nope' is not a configured app_id"),
-    (f'[auth]\nmode = "token"\n[[callers]]\nname = "x"\ntoken_sha256 = "{sha("t")}"\napps = ["g1"]\nrpcs = ["Sign"]\n',
+    (f'[auth]\nmode = "token"\n[[callers]]\nname = "x"\ntoken_sha256 = "{token_sha256("t")}"\napps = ["g1"]\nrpcs = ["Sign"]\n',
      "callers[0] (x): rpcs: a non-empty array of"),
     ('[auth]\nmode = "mtls"\n[[callers]]\nname = "x"\ncert_san = "x"\napps = ["g1"]\n',
      "tls.client_ca_file: required with auth.mode = \"mtls\""),
@@ -296,7 +282,7 @@ def test_token_command_makes_a_working_caller(tmp_path):
                              "--rpc", "SignOrder"], capture_output=True, text=True, timeout=30, check=True)
     token = result.stdout.split("\n")[1].strip()
     entry = result.stdout.split("config:\n", 1)[1]
-    assert f'token_sha256 = "{sha(token)}"' in entry
+    assert f'token_sha256 = "{token_sha256(token)}"' in entry
     config = write_config(tmp_path, APPS + '[auth]\nmode = "token"\n' + textwrap.dedent(entry))
     with running_server(config) as (_, port), client(f"127.0.0.1:{port}", token) as c:
         assert c.sign_order(order()).key_version == 1

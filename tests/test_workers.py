@@ -7,8 +7,8 @@ import time
 
 from paysig.client import Client
 
-from support import ServerProcess, openssl_hmac
-from test_security import APPS, order, write_config
+from support import ServerProcess, hex_hmac, openssl_hmac, token_sha256, wait_for, write_config
+from test_security import APPS, order
 
 
 def audit_pids(path) -> set[int]:
@@ -31,9 +31,7 @@ def test_connections_reach_every_worker_and_a_killed_worker_is_replaced(tmp_path
 
         victim = serving["pids"][0]
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any('"worker restarted"' in line for line in server.stderr):
-            time.sleep(0.1)
+        server.wait_for_log("worker restarted", seconds=20)
         restarted = [json.loads(line) for line in server.stderr if '"worker restarted"' in line]
         assert restarted and restarted[0]["worker"] == 0
         with Client(server.address, connections=24) as client:
@@ -59,8 +57,6 @@ def test_workers_option_is_checked(tmp_path):
 
 # ---- trust under real operations (issue 11) ----------------------------------
 
-import hashlib
-import hmac
 import subprocess
 import sys
 import threading
@@ -74,10 +70,6 @@ from paysig.v1 import signer_pb2_grpc
 
 TOKEN_A, TOKEN_B = "trust-token-A-0123456789", "trust-token-B-9876543210"
 KEY_V1, KEY_V2 = "trust-key-v1", "trust-key-v2"
-
-
-def sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def trust_config(keys: str, callers: tuple[str, ...] = ("game-a", "game-b"), extra: str = "") -> str:
@@ -94,21 +86,8 @@ mode = "token"
 """
     for name, token in (("game-a", TOKEN_A), ("game-b", TOKEN_B)):
         if name in callers:
-            text += f'\n[[callers]]\nname = "{name}"\ntoken_sha256 = "{sha(token)}"\napps = ["g1"]\n'
+            text += f'\n[[callers]]\nname = "{name}"\ntoken_sha256 = "{token_sha256(token)}"\napps = ["g1"]\n'
     return text + extra
-
-
-def wait_for(predicate, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def count(server: ServerProcess, event: str) -> int:
-    return sum(f'"{event}"' in line for line in server.stderr)
 
 
 def fresh_connection_calls(address: str, token: str, n: int = 32) -> list[object]:
@@ -128,15 +107,13 @@ def fresh_connection_calls(address: str, token: str, n: int = 32) -> list[object
 
 
 def signed_with(response, key: str) -> bool:
-    expected = hmac.new(key.encode(), ("requestMidasPaymentGameItem&" + response.sign_data).encode(),
-                        hashlib.sha256).hexdigest()
-    return response.pay_sig == expected
+    return response.pay_sig == hex_hmac(key, "requestMidasPaymentGameItem&" + response.sign_data)
 
 
 def kill_worker_and_wait(server: ServerProcess, pid: int) -> int:
-    restarts = count(server, "worker restarted")
+    restarts = server.logged("worker restarted")
     os.kill(pid, signal.SIGKILL)
-    assert wait_for(lambda: count(server, "worker restarted") > restarts)
+    assert wait_for(lambda: server.logged("worker restarted") > restarts)
     return json.loads([line for line in server.stderr if '"worker restarted"' in line][-1])["pid"]
 
 
@@ -154,7 +131,7 @@ def test_revocation_by_reload_holds_on_every_worker_after_a_restart(tmp_path):
         config.write_text(trust_config(f'[ {{ version = 2, value = "{KEY_V2}" }}, {{ version = 1, value = "{KEY_V1}" }} ]',
                                        callers=("game-a",), extra=audit_section))
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "config applied") == 2)
+        assert wait_for(lambda: server.logged("config applied") == 2)
         new_pid = kill_worker_and_wait(server, pids[0])
 
         revoked = fresh_connection_calls(server.address, TOKEN_B)
@@ -170,7 +147,7 @@ def test_revocation_by_reload_holds_on_every_worker_after_a_restart(tmp_path):
         # not even in a worker started after it.
         config.write_text(trust_config('{ value = "%s" }' % KEY_V1, extra=audit_section + "[limits]\nmax_connections = 7\n"))
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "reload rejected") == 1)
+        assert wait_for(lambda: server.logged("reload rejected") == 1)
         rejected = json.loads(next(line for line in server.stderr if '"reload rejected"' in line))
         assert "[limits]" in rejected["error"] and "restart" in rejected["error"]
         kill_worker_and_wait(server, new_pid)
@@ -302,7 +279,7 @@ def rated_client(server: ServerProcess, connections: int) -> Client:
 
 @pytest.mark.parametrize("workers", ["2", "4"])
 def test_burst_is_per_caller_across_all_workers(tmp_path, workers):
-    config = write_config(tmp_path, APPS + RATED.format(sha=sha(TOKEN_A), rate=0.001, burst=1000))
+    config = write_config(tmp_path, APPS + RATED.format(sha=token_sha256(TOKEN_A), rate=0.001, burst=1000))
     server = ServerProcess(config, "--workers", workers)
     try:
         with rated_client(server, 8) as client:
@@ -328,7 +305,7 @@ def test_burst_is_per_caller_across_all_workers(tmp_path, workers):
 @pytest.mark.parametrize("workers", ["2", "4"])
 def test_rate_over_several_connections_is_the_configured_rate(tmp_path, workers):
     rate = 20.0
-    config = write_config(tmp_path, APPS + RATED.format(sha=sha(TOKEN_A), rate=rate, burst=1))
+    config = write_config(tmp_path, APPS + RATED.format(sha=token_sha256(TOKEN_A), rate=rate, burst=1))
     server = ServerProcess(config, "--workers", workers)
     accepted, attempts = [], [0]
     try:
@@ -429,10 +406,10 @@ def test_a_foreign_listener_joining_the_port_is_reported(tmp_path):
             intruder.bind(("127.0.0.1", port))
             intruder.listen()
             inode = os.fstat(intruder.fileno()).st_ino
-            assert wait_for(lambda: count(server, "foreign listener") >= 1, 40)
+            assert wait_for(lambda: server.logged("foreign listener") >= 1, 40)
         reported = json.loads(next(line for line in server.stderr if '"foreign listener"' in line))
         assert reported["address"] == server.address and reported["socket_inode"] == inode
-        assert count(server, "foreign listener") == 1  # the workers' own sockets are never reported
+        assert server.logged("foreign listener") == 1  # the workers' own sockets are never reported
     finally:
         assert server.stop() == 0
 
@@ -444,11 +421,11 @@ def test_a_single_process_server_reloads_and_rejects_like_the_supervisor(tmp_pat
     try:
         config.write_text(trust_config('{ value = "%s" }' % KEY_V1, callers=("game-a",)))
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "reloaded") == 1)
+        assert wait_for(lambda: server.logged("reloaded") == 1)
         assert fresh_connection_calls(server.address, TOKEN_B, 4) == [grpc.StatusCode.UNAUTHENTICATED] * 4
         config.write_text(trust_config('{ value = "%s" }' % KEY_V1) + '[tls]\ncert_file = "x"\nkey_file = "y"\n')
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "reload rejected") == 1)
+        assert wait_for(lambda: server.logged("reload rejected") == 1)
         assert fresh_connection_calls(server.address, TOKEN_B, 4) == [grpc.StatusCode.UNAUTHENTICATED] * 4
         assert all(signed_with(r, KEY_V1) for r in fresh_connection_calls(server.address, TOKEN_A, 4))
     finally:
@@ -489,16 +466,16 @@ def test_a_reload_rotates_the_tls_certificate_on_every_worker(tmp_path):
         assert handshakes(ca_one) == ["OK"] * 8
         write(two.cert, two.key)
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "config applied") == 2)
+        assert wait_for(lambda: server.logged("config applied") == 2)
         assert handshakes(ca_two, 16) == ["OK"] * 16  # every worker serves the new certificate
         assert set(handshakes(ca_one)) == {"UNAVAILABLE"}
 
         write(two.cert, one.key)  # a key that is not the certificate's
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "reload rejected") == 1)
+        assert wait_for(lambda: server.logged("reload rejected") == 1)
         write(two.cert, two.key, tls=False)
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "reload rejected") == 2)
+        assert wait_for(lambda: server.logged("reload rejected") == 2)
         errors = [json.loads(line)["error"] for line in server.stderr if '"reload rejected"' in line]
         assert "tls: cert_file, key_file: not a PEM certificate chain and its unencrypted private key, or the key " \
                "does not belong to the certificate" in errors[0]
