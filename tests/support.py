@@ -129,6 +129,25 @@ def error_details(error: grpc.RpcError) -> tuple[str, str, list[tuple[str, str]]
     return error.code().name, reason, violations, error.details()
 
 
+class FakeContext:
+    """The parts of a grpc.ServicerContext the pipeline reads, for calls made
+    in-process without a server."""
+
+    def __init__(self, peer: str = "ipv4:127.0.0.1:4242"):
+        self._peer = peer
+
+    def peer(self) -> str:
+        return self._peer
+
+    @staticmethod
+    def invocation_metadata():
+        return ()
+
+    @staticmethod
+    def auth_context():
+        return {}
+
+
 class ServerProcess:
     """`python -m paysig serve` on 127.0.0.1:0 as an operator runs it; stdout
     and stderr are collected line by line."""

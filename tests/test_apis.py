@@ -14,7 +14,7 @@ from paysig.server.errors import PaysigError
 from paysig.server.ops.sign_api_call import sign_api_call
 from paysig.server.ops.verify_signature import verify_signature
 from paysig.v1 import signer_pb2 as pb
-from support import REPO, hex_hmac
+from support import REPO, FakeContext, hex_hmac
 
 # Spec section 5, written out here by hand (not derived from apis.py).
 SPEC_BOTH = {"/xpay/query_user_balance", "/xpay/currency_pay", "/xpay/cancel_currency_pay", "/wxa/game/getbalance",
@@ -142,19 +142,6 @@ def test_metrics_label_known_uris_and_other(config):
     from paysig.server.state import ConfigHolder
     from prometheus_client import REGISTRY
 
-    class Context:
-        @staticmethod
-        def peer():
-            return "ipv4:127.0.0.1:1"
-
-        @staticmethod
-        def invocation_metadata():
-            return ()
-
-        @staticmethod
-        def auth_context():
-            return {}
-
     def count(api_label: str) -> float:
         return sum(s.value for m in REGISTRY.collect() if m.name == "paysig_signatures" for s in m.samples
                    if s.name.endswith("_total") and s.labels.get("app_id") == "mp" and s.labels["api"] == api_label)
@@ -166,7 +153,7 @@ def test_metrics_label_known_uris_and_other(config):
                        ("/xpay/not_an_api_" + "x" * 40, "other")):
         before = count(label)
         pipeline.run("SignApiCall", sign_api_call, pb.SignApiCallRequest(app_id="mp", uri=uri, body='{"env":0}'),
-                     Context())
+                     FakeContext("ipv4:127.0.0.1:1"))
         assert count(label) == before + 1
 
 

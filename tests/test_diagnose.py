@@ -10,7 +10,7 @@ import pytest
 
 from paysig.client import Client, PaysigError
 from paysig.v1 import signer_pb2 as pb
-from support import CONFORMANCE_CONFIG, hex_hmac as mac, openssl_hmac, running_server
+from support import CONFORMANCE_CONFIG, hex_hmac as mac, openssl_hmac, running_server, token_sha256
 
 MG_PROD, MG_SANDBOX_V2, MG_SANDBOX_V1 = "12345", "mg-sandbox-key-v2", "mg-sandbox-key-v1"
 MP_PROD, MP_SANDBOX = "mp-production-key", "mp-sandbox-key"
@@ -315,12 +315,12 @@ mode = "token"
 path = "{audit}"
 [[callers]]
 name = "production-game"
-token_sha256 = "{hashlib.sha256(TOKEN_OPS.encode()).hexdigest()}"
+token_sha256 = "{token_sha256(TOKEN_OPS)}"
 apps = ["mg"]
 rpcs = ["SignOrder", "SignApiCall", "VerifySignature"]
 [[callers]]
 name = "support-desk"
-token_sha256 = "{hashlib.sha256(TOKEN_DEV.encode()).hexdigest()}"
+token_sha256 = "{token_sha256(TOKEN_DEV)}"
 apps = ["mp"]
 rpcs = ["DiagnoseSignature"]
 rate_per_second = 0.001

@@ -32,7 +32,7 @@ from paysig.server.pipeline import Pipeline
 from paysig.server.ratelimit import RateLimiter
 from paysig.server.state import ConfigHolder
 from paysig.v1 import signer_pb2 as pb
-from support import CASES, CONFORMANCE_CONFIG
+from support import CASES, CONFORMANCE_CONFIG, FakeContext
 
 SIGN_ORDER_CASES = [c for c in json.loads(CASES.read_text(encoding="utf-8"))["cases"] if c["rpc"] == "SignOrder"]
 
@@ -40,20 +40,6 @@ SIGN_ORDER_CASES = [c for c in json.loads(CASES.read_text(encoding="utf-8"))["ca
 def test_the_extension_is_built():
     """make venv builds it; a missing build would silently leave only the slow path."""
     assert fastpath.AVAILABLE
-
-
-class Context:
-    @staticmethod
-    def peer() -> str:
-        return "ipv4:127.0.0.1:4242"
-
-    @staticmethod
-    def invocation_metadata():
-        return ()
-
-    @staticmethod
-    def auth_context():
-        return {}
 
 
 class Side:
@@ -69,7 +55,7 @@ class Side:
         """(response, None) or (None, error), and the audit line without its time."""
         before = self.path.stat().st_size if self.path.exists() else 0
         try:
-            out = self.pipeline.run("SignOrder", sign_order, request, Context(), "rid", fast=True)
+            out = self.pipeline.run("SignOrder", sign_order, request, FakeContext(), "rid", fast=True)
             if isinstance(out, bytes):
                 out = pb.SignOrderResponse.FromString(out)
             result = (out, None)
@@ -86,7 +72,7 @@ class Side:
     def batch(self, requests: list[pb.SignOrderRequest]) -> pb.BatchSignOrdersResponse:
         out = self.pipeline.run_batch("BatchSignOrders", "SignOrder", sign_order,
                                       pb.BatchSignOrdersRequest(requests=requests), pb.BatchSignOrdersResponse,
-                                      pb.SignOrderResult, Context(), "rid", fast=True)
+                                      pb.SignOrderResult, FakeContext(), "rid", fast=True)
         return pb.BatchSignOrdersResponse.FromString(out) if isinstance(out, bytes) else out
 
 
