@@ -303,3 +303,21 @@ def test_audit_command_answers_who_signed_an_order(token_server):
     missing = subprocess.run([sys.executable, "-m", "paysig", "audit", "--file", str(audit), "--out-trade-no",
                               "never"], capture_output=True, text=True, timeout=30)
     assert missing.returncode == 1 and missing.stdout == ""
+
+
+@pytest.mark.parametrize("rate", ["1e-300", "1e-15"])
+def test_a_tiny_rate_is_refused_with_a_retry_delay_not_a_crash(tmp_path, rate):
+    """A caller's next token can be further away than a google.rpc.Duration
+    reaches (about 10,000 years): the refusal still is RESOURCE_EXHAUSTED,
+    its RetryInfo capped, its audit line written."""
+    audit = tmp_path / "audit.log"
+    callers = TOKEN_CALLERS.replace("rate_per_second = 0.001", f"rate_per_second = {rate}").replace(
+        "burst = 2", "burst = 1")
+    config = write_config(tmp_path, APPS + callers + f'\n[audit]\npath = "{audit}"\n')
+    with running_server(config) as (_, port), client(f"127.0.0.1:{port}", TOKEN_B) as b:
+        assert b.sign_order(order("g2", "tiny-0001")).key_version == 1
+        error = expect_error(lambda: b.sign_order(order("g2", "tiny-0002")), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                             "RATE_LIMITED")
+        assert error.retry_delay is not None and 3.1e11 <= error.retry_delay <= 315_576_000_000
+    assert [(line["out_trade_no"], line["code"]) for line in audit_lines(audit)] == [
+        ("tiny-0001", "OK"), ("tiny-0002", "RESOURCE_EXHAUSTED")]
