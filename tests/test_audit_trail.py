@@ -20,7 +20,7 @@ from paysig.server import load_config
 from paysig.server.audit import MAX_LINE_BYTES, AuditLog, AuditSettings, FloodGate, encode_line, entry
 from paysig.v1 import signer_pb2 as pb
 
-from support import ServerProcess, running_server, write_config
+from support import REPO, ServerProcess, running_server, write_config
 from test_security import APPS, TOKEN_A, TOKEN_CALLERS, order
 
 
@@ -424,3 +424,18 @@ def test_flood_gate_bounds_many_peers():
     assert len(summaries) == FloodGate.PEERS + 1 and summaries[-1]["peer"] == "*"
     assert admitted + sum(s["total"] for s in summaries) == 10_000
     assert gate.due(102.0) == []
+
+
+def test_readme_flood_bounds_are_the_flood_gates():
+    """The numbers README's audit section and Runbook quote for a flood of
+    refusals are FloodGate's and MAX_LINE_BYTES."""
+    readme = " ".join((REPO / "README.md").read_text().split())
+    gate = FloodGate
+    kib = gate.MAX_LINES_PER_SECOND * MAX_LINE_BYTES // 1024
+    assert gate.MAX_LINES_PER_SECOND == gate.LINES_PER_SECOND + gate.PEERS + 1
+    assert f"at most {gate.LINES_PER_SECOND} of them get a line of their own" in readme
+    assert f"at most {gate.LINES_PER_PEER} from one peer address" in readme
+    assert f"beyond {gate.PEERS} peers in a second" in readme
+    assert f"at most {gate.MAX_LINES_PER_SECOND} lines per second and worker, {kib} KiB/s at the " \
+           f"{MAX_LINE_BYTES}-byte maximum" in readme
+    assert f"the audit grows by at most {kib} KiB/s per worker" in readme

@@ -177,6 +177,12 @@ def test_workers_exit_when_the_supervisor_dies(tmp_path):
         os.kill(server.proc.pid, signal.SIGKILL)
         server.proc.wait(15)
         assert wait_for(lambda: not any(alive(pid) for pid in workers), 30)
+        # README Runbook: the port and its lock are freed, paysig starts again on the same address
+        again = ServerProcess(config, "--workers", "2", "--listen", server.address)
+        try:
+            assert again.address == server.address
+        finally:
+            assert again.stop() == 0
     finally:
         for pid in workers:
             if alive(pid):
