@@ -283,6 +283,42 @@ def rated_client(server: ServerProcess, connections: int) -> Client:
     return Client(server.address, token=TOKEN_A, allow_token_without_tls=True, connections=connections, timeout=10)
 
 
+def test_a_reload_keeps_what_each_caller_has_spent(tmp_path):
+    """README Operations: the buckets belong to the server, not the config."""
+    config = write_config(tmp_path, APPS + RATED.format(sha=token_sha256(TOKEN_A), rate=0.001, burst=3))
+    server = ServerProcess(config, "--workers", "2")
+    try:
+        with rated_client(server, 4) as client:
+            for i in range(3):
+                client.sign_order(order(out_trade_no=f"k-{i}"))
+            server.proc.send_signal(signal.SIGHUP)
+            assert server.wait_for_log("config applied", 2)
+            for i in range(4):  # on every connection, so on both workers
+                with pytest.raises(PaysigError) as info:
+                    client.sign_order(order(out_trade_no=f"k-after-{i}"))
+                assert info.value.reason == "RATE_LIMITED"
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_health_address_in_use_is_refused(tmp_path):
+    """README Operations: one owner per address applies to --health-listen too."""
+    import socket
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        address = f"127.0.0.1:{other.getsockname()[1]}"
+        for workers in ("1", "2"):
+            result = subprocess.run([sys.executable, "-m", "paysig", "serve", "--config",
+                                     str(write_config(tmp_path, APPS)), "--listen", "127.0.0.1:0",
+                                     "--health-listen", address, "--workers", workers],
+                                    capture_output=True, text=True, timeout=60)
+            assert result.returncode == 2, result.stderr
+            assert f"{address} is already served by another process" in result.stderr
+            assert '"serving"' not in result.stderr
+
+
 @pytest.mark.parametrize("workers", ["2", "4"])
 def test_burst_is_per_caller_across_all_workers(tmp_path, workers):
     config = write_config(tmp_path, APPS + RATED.format(sha=token_sha256(TOKEN_A), rate=0.001, burst=1000))
