@@ -204,6 +204,19 @@ def test_reserialized_payload(client, sent, signed, how):
     assert json.loads(signed) == json.loads(sent)
 
 
+def test_a_payload_escaping_a_lone_surrogate_is_diagnosed_not_an_internal_error(client):
+    """\\ud800 is six ASCII characters in the payload, but a lone surrogate in
+    its parsed JSON: a reserialisation that writes it raw is no text at all."""
+    uri = "/wxa/game/queryorderinfo"
+    sent = '{"openid":"o-1", "env":0,"note":"\\ud800"}'
+    signed = '{"openid":"o-1","env":0,"note":"\\ud800"}'  # what a compact, ASCII-escaping library signed
+    r = diagnose(client, method=uri, payload=sent, signature=openssl_hmac(MG_PROD, f"{uri}&{signed}"))
+    assert r.verdict == pb.DIAGNOSIS_VERDICT_EXPLAINED
+    assert finding(r, "RESERIALIZED_PAYLOAD").expected_payload == signed
+    unknown = diagnose(client, method=uri, payload=sent, signature="0" * 64)
+    assert unknown.verdict == pb.DIAGNOSIS_VERDICT_UNEXPLAINED
+
+
 def test_reserialized_sign_data_in_the_documented_order(client):
     sent = ('{"offerId":"1450000002","env":0,"buyQuantity":1,"currencyType":"CNY","productId":"gem",'
             '"goodsPrice":100,"outTradeNo":"diag-0002x","attach":"x"}')
