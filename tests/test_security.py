@@ -159,7 +159,16 @@ def pki(tmp_path):
     }
 
 
-def mtls_config(tmp_path, pki):
+GAME_A_BY_SAN = """
+[[callers]]
+name = "game-a"
+cert_san = "game-a.internal"
+apps = ["g1"]
+"""
+
+
+def mtls_config(tmp_path, pki, callers: str = GAME_A_BY_SAN):
+    """APPS behind mtls with the pki's server certificate and CA, audit in tmp_path, and ``callers``."""
     return write_config(tmp_path, APPS + f"""
 [auth]
 mode = "mtls"
@@ -169,11 +178,7 @@ key_file = "{pki['server'].key}"
 client_ca_file = "{pki['ca'].cert_path}"
 [audit]
 path = "{tmp_path / 'audit.log'}"
-[[callers]]
-name = "game-a"
-cert_san = "game-a.internal"
-apps = ["g1"]
-""")
+""" + callers)
 
 
 def tls_client(address, pki, identity=None, **kw):
