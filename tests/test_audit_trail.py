@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -439,3 +440,21 @@ def test_readme_flood_bounds_are_the_flood_gates():
     assert f"at most {gate.MAX_LINES_PER_SECOND} lines per second and worker, {kib} KiB/s at the " \
            f"{MAX_LINE_BYTES}-byte maximum" in readme
     assert f"the audit grows by at most {kib} KiB/s per worker" in readme
+
+
+def test_the_audit_file_is_created_mode_0600_whatever_the_umask(tmp_path):
+    """README audit trail: a file opened O_APPEND, mode 0600 (the lines name
+    callers, peers and orders). Also the file a rotation makes anew."""
+    audit = tmp_path / "audit.log"
+    config = write_config(tmp_path, APPS + f'[audit]\npath = "{audit}"\n')
+    previous = os.umask(0)
+    try:
+        with running_server(config) as (_, port):
+            sign(port, "mode-0001")
+            assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+            audit.rename(tmp_path / "audit.log.1")
+            sign(port, "mode-0002")  # the write finds the path gone and makes a new file there
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+    assert [line["out_trade_no"] for line in lines_of(audit)] == ["mode-0002"]
