@@ -152,9 +152,9 @@ class ServerProcess:
     """`python -m paysig serve` on 127.0.0.1:0 as an operator runs it; stdout
     and stderr are collected line by line."""
 
-    def __init__(self, config, *extra_args: str, env: dict[str, str] | None = None):
+    def __init__(self, config, *extra_args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen", "127.0.0.1:0",
+            [*prefix, sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen", "127.0.0.1:0",
              "--grace", "5", *extra_args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.stdout: list[str] = []
         self.stderr: list[str] = []

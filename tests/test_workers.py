@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 from paysig.client import Client
 
@@ -57,6 +58,7 @@ def test_workers_option_is_checked(tmp_path):
 
 # ---- trust under real operations (issue 11) ----------------------------------
 
+import shutil
 import subprocess
 import sys
 import threading
@@ -435,25 +437,48 @@ def test_rate_table_reuses_idle_slots_and_is_shared_with_a_fork():
         shared.take(caller("forked", rate=0.001, burst=3), 1)  # the child spent 2 of the 3
 
 
-def test_a_foreign_listener_joining_the_port_is_reported(tmp_path):
-    """The limit of SO_REUSEPORT: a process of the same user that sets it
-    can still join after start. The supervisor finds and logs it."""
-    import socket
+NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+INTRUDER = ("import os, socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1); "
+            "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print(os.fstat(s.fileno()).st_ino, flush=True); "
+            "sys.stdin.read()")
 
-    server = ServerProcess(write_config(tmp_path, APPS), "--workers", "2")
+
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_a_foreign_listener_joining_the_port_is_reported(tmp_path, user):
+    """The limit of SO_REUSEPORT: a process of the same user that sets it
+    can still join after start. The supervisor finds and logs it, and never
+    the workers' own sockets, also when it is not root and its workers are
+    not dumpable (as the Docker image runs: their /proc/PID/fd is not
+    readable by the supervisor)."""
+    import tempfile
+
+    prefix: tuple[str, ...] = ()
+    if user == "nobody":
+        if os.geteuid() != 0 or not shutil.which("setpriv"):  # the machine `make test` runs on has both
+            pytest.skip("starting a process as nobody needs root and setpriv (util-linux)")
+        prefix = NOBODY
+        tmp_path = Path(tempfile.mkdtemp(prefix="paysig-nobody-"))  # pytest's tmp_path is root's, mode 0700
+        os.chown(tmp_path, 65534, 65534)
+    config = write_config(tmp_path, APPS)
+    if prefix:
+        os.chown(config, 65534, 65534)
+    server = ServerProcess(config, "--workers", "2", prefix=prefix)
     try:
         port = int(server.address.rsplit(":", 1)[1])
-        with socket.socket() as intruder:
-            intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            intruder.bind(("127.0.0.1", port))
-            intruder.listen()
-            inode = os.fstat(intruder.fileno()).st_ino
+        intruder = subprocess.Popen([*prefix, sys.executable, "-c", INTRUDER, str(port)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+        try:
+            inode = int(intruder.stdout.readline())
             assert wait_for(lambda: server.logged("foreign listener") >= 1, 40)
-        reported = json.loads(next(line for line in server.stderr if '"foreign listener"' in line))
-        assert reported["address"] == server.address and reported["socket_inode"] == inode
-        assert server.logged("foreign listener") == 1  # the workers' own sockets are never reported
+        finally:
+            intruder.stdin.close()
+            intruder.wait(30)
+        reported = [json.loads(line) for line in server.stderr if '"foreign listener"' in line]
+        assert [(r["address"], r["socket_inode"]) for r in reported] == [(server.address, inode)], reported
     finally:
         assert server.stop() == 0
+        if prefix:
+            shutil.rmtree(tmp_path)
 
 
 def test_a_single_process_server_reloads_and_rejects_like_the_supervisor(tmp_path):
