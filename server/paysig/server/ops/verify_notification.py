@@ -227,6 +227,8 @@ def _pay_event(app: App, n: pb.Notification, envelope: dict[str, Any], superapp:
         raise Rejected("PAY_EVENT_SIG_MISMATCH")
     n.payload, n.key_version, n.env = payload, matched, ENV_TO_PROTO[env]
     n.body_authenticated = True
+    if not n.encrypted:
+        n.openid = ""  # only the Payload is proven: an unsigned FromUserName never stands in for its OpenId
     try:
         ev.fill_payment(n, content)
     except Malformed:
