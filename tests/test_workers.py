@@ -565,3 +565,34 @@ def test_a_tls_key_that_is_not_the_certificates_is_refused_at_start(tmp_path):
     assert result.returncode == 2
     assert "tls: cert_file, key_file: not a PEM certificate chain" in result.stderr
     assert two.key.read_text().splitlines()[1] not in result.stderr
+
+
+def test_a_worker_that_cannot_apply_a_config_stops_rather_than_serve_the_old_one(tmp_path, monkeypatch):
+    """A reload the supervisor accepted may revoke a caller: a worker whose
+    apply fails must not keep serving the old config (nor stop listening to
+    its supervisor). It logs the failure and drains; the supervisor then
+    replaces it with a fork that starts on the accepted config."""
+    import socket
+
+    from paysig.server import load_config, process
+
+    config = load_config(write_config(tmp_path, APPS))
+
+    class Server:
+        def reload(self, config, generation):
+            raise RuntimeError("cannot apply")
+
+        def reopen_logs(self):
+            pass
+
+    signals = []
+    monkeypatch.setattr(process.os, "kill", lambda pid, signum: signals.append((pid, signum)))
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        follower = threading.Thread(target=process.follow_supervisor, args=(Server(), theirs, {"worker": 0}),
+                                    daemon=True)
+        follower.start()
+        process.send_message(ours, ("config", 2, config))
+        follower.join(30)
+        assert not follower.is_alive()
+    assert signals == [(os.getpid(), signal.SIGTERM)]

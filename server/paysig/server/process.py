@@ -222,7 +222,13 @@ def follow_supervisor(server: PaysigServer, control: socket.socket, fields: dict
             return
         if message[0] == "config":
             _, generation, config = message
-            server.reload(config, generation)
+            try:
+                server.reload(config, generation)
+            except Exception as e:  # noqa: BLE001 - never serve on the config the supervisor replaced
+                log.error("config apply failed", extra={"fields": {**fields, "generation": generation,
+                                                                   "error": type(e).__name__}})
+                os.kill(os.getpid(), signal.SIGTERM)  # drain; the supervisor forks a worker on the new config
+                return
             metrics.get().reload_result(True)
             log.info("config applied", extra={"fields": {**fields, "generation": generation}})
         elif message[0] == "rejected":
