@@ -1,14 +1,23 @@
 """Helpers for the Python tests: an in-process server on a free port, the
-rich error details of a failed call, and openssl as the independent HMAC."""
+rich error details of a failed call, openssl and the hmac module as the
+independent HMAC, config files, audit lines, metrics scrapes and waiting for
+a server's log lines."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
+import re
 import signal
+import socket
 import subprocess
 import sys
+import textwrap
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +37,57 @@ def openssl_hmac(key: str, message: str) -> str:
     out = subprocess.run(["openssl", "dgst", "-sha256", "-hmac", key], input=message.encode("utf-8"),
                          capture_output=True, check=True).stdout.decode()
     return out.strip().split()[-1]
+
+
+def hex_hmac(key: str, message: str) -> str:
+    """HMAC-SHA256 as lowercase hex, by the standard library's hmac module."""
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def token_sha256(token: str) -> str:
+    """A caller's token_sha256: the lowercase hex SHA-256 of its bearer token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    """Writes ``text`` (dedented) to tmp_path/paysig.toml."""
+    path = tmp_path / "paysig.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def audit_lines(path: Path) -> list[dict]:
+    """Every line of an audit file, parsed (a line that is not JSON fails the test)."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for an address given on the command line)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, seconds: float = 30.0) -> bool:
+    """Polls ``predicate`` until it is true (True) or ``seconds`` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def scrape_metrics(port: int) -> dict[str, float]:
+    """{sample with its labels: value} of every paysig_ sample on 127.0.0.1:port/metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(paysig_\S+) (\S+)$", text, re.M)}
+
+
+def per_worker(m: dict[str, float], name: str) -> dict[str, float]:
+    """{pid: value} of a gauge every worker reports (label pid, multiprocess mode liveall)."""
+    return {re.search(r'pid="(\d+)"', k).group(1): v for k, v in m.items()
+            if k.startswith(name + "{") and 'pid="' in k}
 
 
 @contextlib.contextmanager
@@ -69,13 +129,32 @@ def error_details(error: grpc.RpcError) -> tuple[str, str, list[tuple[str, str]]
     return error.code().name, reason, violations, error.details()
 
 
+class FakeContext:
+    """The parts of a grpc.ServicerContext the pipeline reads, for calls made
+    in-process without a server."""
+
+    def __init__(self, peer: str = "ipv4:127.0.0.1:4242"):
+        self._peer = peer
+
+    def peer(self) -> str:
+        return self._peer
+
+    @staticmethod
+    def invocation_metadata():
+        return ()
+
+    @staticmethod
+    def auth_context():
+        return {}
+
+
 class ServerProcess:
     """`python -m paysig serve` on 127.0.0.1:0 as an operator runs it; stdout
     and stderr are collected line by line."""
 
-    def __init__(self, config, *extra_args: str, env: dict[str, str] | None = None):
+    def __init__(self, config, *extra_args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen", "127.0.0.1:0",
+            [*prefix, sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen", "127.0.0.1:0",
              "--grace", "5", *extra_args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.stdout: list[str] = []
         self.stderr: list[str] = []
@@ -91,6 +170,14 @@ class ServerProcess:
     def _collect(stream, lines: list[str]) -> None:
         for line in stream:
             lines.append(line)
+
+    def logged(self, event: str) -> int:
+        """How many lines of stderr so far are the log event ``event``."""
+        return sum(f'"{event}"' in line for line in self.stderr)
+
+    def wait_for_log(self, event: str, count: int = 1, seconds: float = 30.0) -> bool:
+        """Waits until ``event`` was logged at least ``count`` times."""
+        return wait_for(lambda: self.logged(event) >= count, seconds)
 
     def stop(self) -> int:
         """SIGTERM; returns the exit code once the output is read to its end."""

@@ -4,8 +4,6 @@ URIs and nothing else, and the README table and proto comments match it."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import textwrap
 
@@ -16,7 +14,7 @@ from paysig.server.errors import PaysigError
 from paysig.server.ops.sign_api_call import sign_api_call
 from paysig.server.ops.verify_signature import verify_signature
 from paysig.v1 import signer_pb2 as pb
-from support import REPO
+from support import REPO, FakeContext, hex_hmac
 
 # Spec section 5, written out here by hand (not derived from apis.py).
 SPEC_BOTH = {"/xpay/query_user_balance", "/xpay/currency_pay", "/xpay/cancel_currency_pay", "/wxa/game/getbalance",
@@ -50,10 +48,6 @@ def config(tmp_path_factory):
         sandbox = {{ value = "{KEYS['sandbox']}" }}
         """))
     return load_config(path)
-
-
-def hex_hmac(key: str, message: str) -> str:
-    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def test_the_table_holds_every_api_of_the_spec_once():
@@ -149,19 +143,6 @@ def test_metrics_label_known_uris_and_other(config):
     from paysig.server.state import ConfigHolder
     from prometheus_client import REGISTRY
 
-    class Context:
-        @staticmethod
-        def peer():
-            return "ipv4:127.0.0.1:1"
-
-        @staticmethod
-        def invocation_metadata():
-            return ()
-
-        @staticmethod
-        def auth_context():
-            return {}
-
     def count(api_label: str) -> float:
         return sum(s.value for m in REGISTRY.collect() if m.name == "paysig_signatures" for s in m.samples
                    if s.name.endswith("_total") and s.labels.get("app_id") == "mp" and s.labels["api"] == api_label)
@@ -172,7 +153,8 @@ def test_metrics_label_known_uris_and_other(config):
                        ("/xpay/get_upload_file_sign", "/xpay/get_upload_file_sign"),
                        ("/xpay/not_an_api_" + "x" * 40, "other")):
         before = count(label)
-        pipeline.run(SPECS["SignApiCall"], pb.SignApiCallRequest(app_id="mp", uri=uri, body='{"env":0}'), Context())
+        pipeline.run(SPECS["SignApiCall"], pb.SignApiCallRequest(app_id="mp", uri=uri, body='{"env":0}'),
+                     FakeContext("ipv4:127.0.0.1:1"))
         assert count(label) == before + 1
 
 

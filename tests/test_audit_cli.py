@@ -61,3 +61,18 @@ def test_token_accepts_what_the_config_accepts(tmp_path):
                       + "\n".join(line.strip() for line in entry.splitlines()) + "\n")
     config.chmod(0o600)
     assert load_config(config).access.callers[0].name == "game.c_1-x"
+
+
+def test_audit_exit_1_when_no_line_matches_and_app_id_narrows(tmp_path):
+    """README Security: `paysig audit ... [--app-id A]` exits 1 when no line matches."""
+    audit = tmp_path / "audit.log"
+    other_app = LINE.replace(b'"app_id":"g1"', b'"app_id":"g2"')
+    audit.write_bytes(LINE + other_app)
+    none = paysig("audit", "--file", str(audit), "--out-trade-no", "X-404")
+    assert none.returncode == 1 and none.stdout == b"" and none.stderr == b""
+    both = paysig("audit", "--file", str(audit), "--out-trade-no", "X-1")
+    assert both.returncode == 0 and both.stdout == LINE + other_app
+    narrowed = paysig("audit", "--file", str(audit), "--out-trade-no", "X-1", "--app-id", "g2")
+    assert narrowed.returncode == 0 and narrowed.stdout == other_app
+    missing_app = paysig("audit", "--file", str(audit), "--out-trade-no", "X-1", "--app-id", "g3")
+    assert missing_app.returncode == 1 and missing_app.stdout == b""

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -20,8 +21,8 @@ from paysig.server import load_config
 from paysig.server.audit import MAX_LINE_BYTES, AuditLog, AuditSettings, CallAudit, FloodGate, encode_line
 from paysig.v1 import signer_pb2 as pb
 
-from support import ServerProcess, running_server
-from test_security import APPS, TOKEN_A, TOKEN_CALLERS, order, write_config
+from support import REPO, ServerProcess, running_server, write_config
+from test_security import APPS, TOKEN_A, TOKEN_CALLERS, order
 
 
 def lines_of(path) -> list[dict]:
@@ -85,9 +86,7 @@ def test_sighup_reopens_the_file_like_logrotate_postrotate(tmp_path):
         sign(port, "hup-0001")
         audit.rename(tmp_path / "audit.log.1")  # logrotate's rename, then its postrotate `kill -HUP`
         server.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any('"reloaded"' in line for line in server.stderr):
-            time.sleep(0.05)
+        server.wait_for_log("reloaded", seconds=20)
         assert audit.exists(), "SIGHUP did not open a new file at the path"
         sign(port, "hup-0002")
     finally:
@@ -426,3 +425,36 @@ def test_flood_gate_bounds_many_peers():
     assert len(summaries) == FloodGate.PEERS + 1 and summaries[-1]["peer"] == "*"
     assert admitted + sum(s["total"] for s in summaries) == 10_000
     assert gate.due(102.0) == []
+
+
+def test_readme_flood_bounds_are_the_flood_gates():
+    """The numbers README's audit section and Runbook quote for a flood of
+    refusals are FloodGate's and MAX_LINE_BYTES."""
+    readme = " ".join((REPO / "README.md").read_text().split())
+    gate = FloodGate
+    kib = gate.MAX_LINES_PER_SECOND * MAX_LINE_BYTES // 1024
+    assert gate.MAX_LINES_PER_SECOND == gate.LINES_PER_SECOND + gate.PEERS + 1
+    assert f"at most {gate.LINES_PER_SECOND} of them get a line of their own" in readme
+    assert f"at most {gate.LINES_PER_PEER} from one peer address" in readme
+    assert f"beyond {gate.PEERS} peers in a second" in readme
+    assert f"at most {gate.MAX_LINES_PER_SECOND} lines per second and worker, {kib} KiB/s at the " \
+           f"{MAX_LINE_BYTES}-byte maximum" in readme
+    assert f"the audit grows by at most {kib} KiB/s per worker" in readme
+
+
+def test_the_audit_file_is_created_mode_0600_whatever_the_umask(tmp_path):
+    """README audit trail: a file opened O_APPEND, mode 0600 (the lines name
+    callers, peers and orders). Also the file a rotation makes anew."""
+    audit = tmp_path / "audit.log"
+    config = write_config(tmp_path, APPS + f'[audit]\npath = "{audit}"\n')
+    previous = os.umask(0)
+    try:
+        with running_server(config) as (_, port):
+            sign(port, "mode-0001")
+            assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+            audit.rename(tmp_path / "audit.log.1")
+            sign(port, "mode-0002")  # the write finds the path gone and makes a new file there
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+    assert [line["out_trade_no"] for line in lines_of(audit)] == ["mode-0002"]

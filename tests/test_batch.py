@@ -9,8 +9,8 @@ import pytest
 from conformance.runner import CASES, check, request_of
 from paysig.client import Client, FieldViolation, PaysigError
 from paysig.v1 import signer_pb2 as pb
-from support import openssl_hmac, running_server
-from test_security import APPS, TOKEN_A, TOKEN_CALLERS, order, write_config
+from support import openssl_hmac, running_server, write_config
+from test_security import APPS, TOKEN_A, TOKEN_CALLERS, order
 
 
 def as_error(item: pb.ItemError) -> PaysigError:

@@ -16,8 +16,7 @@ import grpc
 import pytest
 
 from paysig.v1 import signer_pb2 as pb
-from support import ServerProcess
-from test_security import write_config
+from support import ServerProcess, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "peer-test-app-key"

@@ -10,7 +10,7 @@ import pytest
 
 from paysig.client import Client, PaysigError
 from paysig.v1 import signer_pb2 as pb
-from support import CONFORMANCE_CONFIG, openssl_hmac, running_server
+from support import CONFORMANCE_CONFIG, hex_hmac as mac, openssl_hmac, running_server, token_sha256
 
 MG_PROD, MG_SANDBOX_V2, MG_SANDBOX_V1 = "12345", "mg-sandbox-key-v2", "mg-sandbox-key-v1"
 MP_PROD, MP_SANDBOX = "mp-production-key", "mp-sandbox-key"
@@ -24,10 +24,6 @@ MG_DATA_SANDBOX = MG_DATA.replace('"env":0', '"env":1')
 MP_DATA = ('{"offerId":"1450000002","buyQuantity":1,"env":0,"currencyType":"CNY","productId":"gem",'
            '"goodsPrice":100,"outTradeNo":"diag-0002x","attach":"x"}')
 BALANCE_BODY = '{"openid":"o-1","env":0,"user_ip":"127.0.0.1"}'
-
-
-def mac(key: str, message: str) -> str:
-    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +204,19 @@ def test_reserialized_payload(client, sent, signed, how):
     assert json.loads(signed) == json.loads(sent)
 
 
+def test_a_payload_escaping_a_lone_surrogate_is_diagnosed_not_an_internal_error(client):
+    """\\ud800 is six ASCII characters in the payload, but a lone surrogate in
+    its parsed JSON: a reserialisation that writes it raw is no text at all."""
+    uri = "/wxa/game/queryorderinfo"
+    sent = '{"openid":"o-1", "env":0,"note":"\\ud800"}'
+    signed = '{"openid":"o-1","env":0,"note":"\\ud800"}'  # what a compact, ASCII-escaping library signed
+    r = diagnose(client, method=uri, payload=sent, signature=openssl_hmac(MG_PROD, f"{uri}&{signed}"))
+    assert r.verdict == pb.DIAGNOSIS_VERDICT_EXPLAINED
+    assert finding(r, "RESERIALIZED_PAYLOAD").expected_payload == signed
+    unknown = diagnose(client, method=uri, payload=sent, signature="0" * 64)
+    assert unknown.verdict == pb.DIAGNOSIS_VERDICT_UNEXPLAINED
+
+
 def test_reserialized_sign_data_in_the_documented_order(client):
     sent = ('{"offerId":"1450000002","env":0,"buyQuantity":1,"currencyType":"CNY","productId":"gem",'
             '"goodsPrice":100,"outTradeNo":"diag-0002x","attach":"x"}')
@@ -319,12 +328,12 @@ mode = "token"
 path = "{audit}"
 [[callers]]
 name = "production-game"
-token_sha256 = "{hashlib.sha256(TOKEN_OPS.encode()).hexdigest()}"
+token_sha256 = "{token_sha256(TOKEN_OPS)}"
 apps = ["mg"]
 rpcs = ["SignOrder", "SignApiCall", "VerifySignature"]
 [[callers]]
 name = "support-desk"
-token_sha256 = "{hashlib.sha256(TOKEN_DEV.encode()).hexdigest()}"
+token_sha256 = "{token_sha256(TOKEN_DEV)}"
 apps = ["mp"]
 rpcs = ["DiagnoseSignature"]
 rate_per_second = 0.001

@@ -33,7 +33,7 @@ from paysig.server.ratelimit import RateLimiter
 from paysig.server.servicer import SPECS
 from paysig.server.state import ConfigHolder
 from paysig.v1 import signer_pb2 as pb
-from support import CASES, CONFORMANCE_CONFIG
+from support import CASES, CONFORMANCE_CONFIG, FakeContext
 
 SIGN_ORDER_CASES = [c for c in json.loads(CASES.read_text(encoding="utf-8"))["cases"] if c["rpc"] == "SignOrder"]
 
@@ -41,20 +41,6 @@ SIGN_ORDER_CASES = [c for c in json.loads(CASES.read_text(encoding="utf-8"))["ca
 def test_the_extension_is_built():
     """make venv builds it; a missing build would silently leave only the slow path."""
     assert fastpath.AVAILABLE
-
-
-class Context:
-    @staticmethod
-    def peer() -> str:
-        return "ipv4:127.0.0.1:4242"
-
-    @staticmethod
-    def invocation_metadata():
-        return ()
-
-    @staticmethod
-    def auth_context():
-        return {}
 
 
 class Side:
@@ -70,7 +56,7 @@ class Side:
         """(response, None) or (None, error), and the audit line without its time."""
         before = self.path.stat().st_size if self.path.exists() else 0
         try:
-            answer = self.pipeline.run(SPECS["SignOrder"], request, Context(), "rid")
+            answer = self.pipeline.run(SPECS["SignOrder"], request, FakeContext(), "rid")
             result = (pb.SignOrderResponse.FromString(answer), None)
         except PaysigError as error:
             result = (None, (error.code, error.reason, sorted((v.field, v.rule) for v in error.violations)))
@@ -84,7 +70,7 @@ class Side:
 
     def batch(self, requests: list[pb.SignOrderRequest]) -> pb.BatchSignOrdersResponse:
         return pb.BatchSignOrdersResponse.FromString(self.pipeline.run_batch(
-            SPECS["BatchSignOrders"], pb.BatchSignOrdersRequest(requests=requests), Context(), "rid"))
+            SPECS["BatchSignOrders"], pb.BatchSignOrdersRequest(requests=requests), FakeContext(), "rid"))
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from paysig.server.limits import MAX_REQUEST_BYTES, InFlight, Limits
 from paysig.server.process import check_reload
 from paysig.v1 import signer_pb2 as pb
 from paysig.v1 import signer_pb2_grpc
-from support import REPO, error_details, running_server
-from test_security import APPS, order, write_config
-from test_workers import TOKEN_A, TOKEN_B, sha
+from support import REPO, error_details, running_server, token_sha256, write_config
+from test_security import APPS, order
+from test_workers import TOKEN_A, TOKEN_B
 
 CALLERS = f"""
 [auth]
@@ -23,12 +23,12 @@ mode = "token"
 
 [[callers]]
 name = "game-a"
-token_sha256 = "{sha(TOKEN_A)}"
+token_sha256 = "{token_sha256(TOKEN_A)}"
 apps = ["g1"]
 
 [[callers]]
 name = "game-b"
-token_sha256 = "{sha(TOKEN_B)}"
+token_sha256 = "{token_sha256(TOKEN_B)}"
 apps = ["g1"]
 """
 

@@ -4,12 +4,9 @@
 (an order the fast path declines, SignApiCall) and the key version gauge."""
 
 import re
-import socket
-import urllib.request
 
 from paysig.v1 import signer_pb2 as pb
-from support import ServerProcess, signer_stub
-from test_security import write_config
+from support import ServerProcess, free_port, scrape_metrics, signer_stub, write_config
 
 SESSION_KEY = "9hAb/NEYUlkaMBEsmFgzig=="
 CONFIG = """
@@ -32,12 +29,6 @@ sandbox = { value = "labels-p1-sandbox" }
 [audit]
 path = "{audit}"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def game_item(env: int, out_trade_no: str, product_id: str = "sword") -> pb.SignOrderRequest:
@@ -70,10 +61,9 @@ def test_every_env_label_is_production_or_sandbox(tmp_path):
                 stub.SignApiCall(pb.SignApiCallRequest(
                     app_id="g1", env=env, uri="/xpay/query_user_balance", session_key=SESSION_KEY,
                     body='{"openid":"o1","env":%d}' % (env - 1)), timeout=10)
-        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        samples = scrape_metrics(metrics_port)
     finally:
         assert server.stop() == 0
-    samples = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(paysig_\S+) (\S+)$", text, re.M)}
     envs = [m.group(1) for name in samples for m in re.finditer(r'\benv="([^"]*)"', name)]
     assert envs and set(envs) == {"production", "sandbox"}
     for env in ("production", "sandbox"):

@@ -8,20 +8,7 @@ from paysig.server import ConfigError, load_config
 
 from pki import Authority
 from support import running_server
-from test_security import APPS, expect_error, order, tls_client, write_config
-
-
-def mtls(tmp_path, pki, callers: str):
-    return write_config(tmp_path, APPS + f"""
-[auth]
-mode = "mtls"
-[tls]
-cert_file = "{pki['server'].cert}"
-key_file = "{pki['server'].key}"
-client_ca_file = "{pki['ca'].cert_path}"
-[audit]
-path = "{tmp_path / 'audit.log'}"
-""" + callers)
+from test_security import expect_error, mtls_config as mtls, order, tls_client
 
 
 CALLERS = """

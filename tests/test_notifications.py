@@ -254,6 +254,27 @@ def test_pay_event_sig_forgeries(stub):
     assert rejected(call(stub, "mg", query, body), "PAY_EVENT_SIG_MISSING")
 
 
+def test_a_plain_push_takes_the_openid_only_from_its_signed_payload(stub):
+    """Unencrypted, only the Payload is covered (by PayEventSig): the
+    envelope's FromUserName is anyone's, so it never becomes the openid of
+    an authenticated notification. A refund's Payload names no OpenId."""
+    refund = json.dumps({"RefundId": "R9", "RefundAmount": 180, "RefundSource": 1, "Env": 0,
+                         "OutTradeNo": "ORDER0099"})
+    message = json.loads(pushes.minigame_message("minigame_pay_refund_succ_notify", refund, PROD_V2))
+    message["FromUserName"] = "o-someone-else"
+    r = call(stub, "mg-plain", pushes.plain_query(TOKEN), json.dumps(message).encode())
+    assert r.result == ACCEPTED and r.notification.body_authenticated, r.reject_reason
+    assert (r.notification.openid, r.notification.from_user_name) == ("", "o-someone-else")
+    goods = json.loads(pushes.minigame_message(GOODS, pushes.goods_payload("ORDER0098"), PROD_V2))
+    goods["FromUserName"] = "o-someone-else"
+    r = call(stub, "mg-plain", pushes.plain_query(TOKEN), json.dumps(goods).encode())
+    assert r.result == ACCEPTED and r.notification.openid == json.loads(pushes.goods_payload("ORDER0098"))["OpenId"]
+    # encrypted, the whole message is proven: FromUserName stands in for a missing OpenId
+    encrypted = pushes.minigame_message("minigame_pay_refund_succ_notify", refund, PROD_V2)
+    r = call(stub, "mg", *pushes.safe_push(TOKEN, AES_CURRENT, APPID, encrypted))
+    assert r.result == ACCEPTED and r.notification.openid == "o9AgO5Kd5ggOC-bXrbNODIiE3bGY"
+
+
 def test_mock_push(stub):
     query, body, _ = goods_push("ORDER0012", is_mock=True)
     r = call(stub, "mg", query, body)
@@ -367,6 +388,19 @@ def test_superapp_push(stub):
     assert rejected(call(stub, "sa", "", forged), "PAY_EVENT_SIG_MISMATCH")
     unsigned = json.dumps({"EventType": "event", "Event": GOODS, "Payload": payload}).encode()
     assert rejected(call(stub, "sa", "", unsigned), "PAY_EVENT_SIG_MISSING")
+
+
+@pytest.mark.parametrize("body", [
+    {"Event": "xpay_goods_deliver_notify", "OutTradeNo": "FORGED01", "OpenId": "u1",
+     "GoodsInfo": {"ProductId": "p", "Quantity": 1000, "ActualPrice": 1}},
+    {"EventType": "event", "Event": "xpay_refund_notify", "OutTradeNo": "FORGED02"},
+    {"EventType": "event", "Event": "some_other_event"},
+])
+def test_superapp_push_without_any_signature_is_rejected(stub, body):
+    """Without the transport query, only pay_event_sig can prove a super-app
+    push: a body without Payload and PayEventSig is anyone's."""
+    r = call(stub, "sa", "", json.dumps(body).encode())
+    assert rejected(r, "PAY_EVENT_SIG_MISSING"), (r.result, r.reject_reason)
 
 
 # ---- forgeries and malformed bodies ------------------------------------------------------

@@ -7,17 +7,16 @@ import json
 import os
 import re
 import signal
-import socket
 import threading
 import time
-import urllib.request
 
 import grpc
 
 from paysig.client import Client, PaysigError
 from paysig.v1 import signer_pb2 as pb
-from support import ServerProcess, openssl_hmac, running_server, signer_stub
-from test_security import order, write_config
+from support import (ServerProcess, free_port, openssl_hmac, per_worker, running_server, scrape_metrics,
+                     signer_stub, wait_for, write_config)
+from test_security import order
 
 APP = """
 [[apps]]
@@ -32,34 +31,8 @@ V2 = '[ { version = 2, value = "ops-key-v2" }, { version = 1, value = "ops-key-v
 KEYS = {1: "ops-key-v1", 2: "ops-key-v2"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def scrape(port: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(paysig_\S+) (\S+)$", text, re.M)}
-
-
-def per_worker(m: dict[str, float], name: str) -> dict[str, float]:
-    """{pid: value} of a gauge every worker reports (label pid, multiprocess mode liveall)."""
-    return {re.search(r'pid="(\d+)"', k).group(1): v for k, v in m.items()
-            if k.startswith(name + "{") and 'pid="' in k}
-
-
 def config_file(tmp_path, keys: str, audit) -> object:
     return write_config(tmp_path, APP.format(keys=keys) + f'[audit]\npath = "{audit}"\n')
-
-
-def wait_for(predicate, seconds=20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_request_id_is_in_trailing_metadata_and_audit(tmp_path):
@@ -93,7 +66,7 @@ def test_metrics_reload_and_rejected_reload_across_workers(tmp_path):
             client.verify_signature(pb.VerifySignatureRequest(
                 app_id="g1", scheme=pb.SIGNATURE_SCHEME_USER_SIGNATURE, payload="{}", signature="0" * 64,
                 session_key="k-0001"))
-        m = scrape(metrics_port)
+        m = scrape_metrics(metrics_port)
         assert m['paysig_calls_total{code="OK",rpc="SignOrder"}'] == 10
         assert m['paysig_calls_total{code="INVALID_ARGUMENT",rpc="SignOrder"}'] == 3
         assert m['paysig_signatures_total{api="PAYMENT_API_GAME_ITEM",app_id="g1",env="production"}'] == 10
@@ -114,7 +87,7 @@ def test_metrics_reload_and_rejected_reload_across_workers(tmp_path):
                 signed = client.sign_order(order(out_trade_no=f"r-{i}"))
                 assert signed.key_version == 2
                 assert signed.pay_sig == openssl_hmac("ops-key-v2", "requestMidasPaymentGameItem&" + signed.sign_data)
-        m = scrape(metrics_port)
+        m = scrape_metrics(metrics_port)
         assert per_worker(m, "paysig_config_generation") == dict.fromkeys(pids, 2)
         assert per_worker(m, "paysig_key_version_signing") == dict.fromkeys(pids, 2)
 
@@ -125,8 +98,8 @@ def test_metrics_reload_and_rejected_reload_across_workers(tmp_path):
         assert "keys.production: value: must be a non-empty string" in rejected["error"]
         with Client(server.address, connections=8) as client:
             assert client.sign_order(order(out_trade_no="after-bad")).key_version == 2
-        assert wait_for(lambda: scrape(metrics_port).get('paysig_config_reloads_total{result="rejected"}') == 2)
-        m = scrape(metrics_port)
+        assert wait_for(lambda: scrape_metrics(metrics_port).get('paysig_config_reloads_total{result="rejected"}') == 2)
+        m = scrape_metrics(metrics_port)
         assert m["paysig_config_last_reload_success"] == 0
         assert per_worker(m, "paysig_config_generation") == dict.fromkeys(pids, 2)
         assert m['paysig_config_reloads_total{result="rejected"}'] == 2  # counted by each of the 2 workers

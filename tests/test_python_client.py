@@ -1,7 +1,6 @@
 """paysig.client specifics: typed errors, request ids, options, connections (push handlers: test_push_handlers.py)."""
 
 import asyncio
-import hashlib
 import json
 
 import grpc
@@ -12,7 +11,7 @@ from google.rpc import error_details_pb2
 from paysig.client import AsyncClient, CallInfo, Client, PaysigError
 from paysig.v1 import signer_pb2 as pb
 from paysig.server import create_server, load_config
-from support import CONFORMANCE_CONFIG, running_server
+from support import CONFORMANCE_CONFIG, running_server, token_sha256
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +96,7 @@ path = "{audit}"
 
 [[callers]]
 name = "py-test"
-token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"
+token_sha256 = "{token_sha256(TOKEN)}"
 apps = ["mg"]
 rate_per_second = 0.0003
 burst = 1

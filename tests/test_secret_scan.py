@@ -8,7 +8,7 @@ import tomllib
 from paysig.client import Client, PaysigError
 from paysig.v1 import signer_pb2 as pb
 from conformance.runner import CASES, HELPERS, request_of
-from support import CONFORMANCE_CONFIG, ServerProcess
+from support import CONFORMANCE_CONFIG, ServerProcess, token_sha256
 
 TOKEN = "scan-Token-7f3a9c1e5b2d4680"
 WRONG_TOKENS = ["scan-Wrong-Token-0001", "Bearer-ish junk-0002"]
@@ -38,7 +38,7 @@ mode = "token"
 path = "{audit}"
 [[callers]]
 name = "scanner"
-token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"
+token_sha256 = "{token_sha256(TOKEN)}"
 apps = {json.dumps(apps)}
 """)
     server = ServerProcess(config)

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,8 +15,8 @@ from paysig.server import ConfigError, load_config
 from paysig.server.grpc_server import UnauthenticatedNetworkError, check_listen
 from paysig.v1 import signer_pb2 as pb
 
-from support import REPO, ServerProcess, running_server
-from test_security import order, write_config
+from support import REPO, ServerProcess, running_server, write_config
+from test_security import order
 
 KEY = "Zq7-secret-appkey-0001"
 ENV_APP = """
@@ -41,12 +40,6 @@ def core_limit(pid: int) -> str:
         return next(line for line in f if line.startswith("Max core file size")).split()[4:6]
 
 
-def wait_for(server: ServerProcess, event: str, count: int = 1) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and sum(f'"{event}"' in line for line in server.stderr) < count:
-        time.sleep(0.05)
-
-
 def test_an_env_key_leaves_the_environment_of_supervisor_and_workers_and_reloads(tmp_path):
     config = write_config(tmp_path, ENV_APP)
     server = ServerProcess(config, "--workers", "2", env={**os.environ, "PAYSIG_TEST_APPKEY": KEY})
@@ -60,7 +53,7 @@ def test_an_env_key_leaves_the_environment_of_supervisor_and_workers_and_reloads
             assert b"PATH=" in block  # the rest of the environment is intact
             assert core_limit(pid) == ["0", "0"], pid
         server.proc.send_signal(signal.SIGHUP)
-        wait_for(server, "config applied", 2)  # the supervisor re-reads the file, each worker applies it
+        server.wait_for_log("config applied", 2)  # the supervisor re-reads the file, each worker applies it
         assert sum('"reloaded"' in line for line in server.stderr) == 1, server.stderr
         assert sum('"config applied"' in line for line in server.stderr) == 2, server.stderr
         assert not any('"reload rejected"' in line for line in server.stderr)

@@ -17,7 +17,7 @@ from paysig.server import ConfigError, create_server, load_config
 from paysig.server.grpc_server import UnauthenticatedNetworkError
 from paysig.v1 import signer_pb2 as pb
 from pki import Authority
-from support import openssl_hmac, running_server
+from support import audit_lines, openssl_hmac, running_server, token_sha256, write_config
 
 TOKEN_A, TOKEN_B = "token-A-0123456789abcdef", "token-B-fedcba9876543210"
 SESSION_KEY = "sec-Session-Key-0001"
@@ -38,43 +38,29 @@ production = { value = "g2-production-key" }
 """
 
 
-def sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 TOKEN_CALLERS = f"""
 [auth]
 mode = "token"
 
 [[callers]]
 name = "game-a"
-token_sha256 = "{sha(TOKEN_A)}"
+token_sha256 = "{token_sha256(TOKEN_A)}"
 apps = ["g1"]
 rpcs = ["SignOrder", "VerifySignature"]
 
 [[callers]]
 name = "game-b"
-token_sha256 = "{sha(TOKEN_B)}"
+token_sha256 = "{token_sha256(TOKEN_B)}"
 apps = ["g2"]
 rate_per_second = 0.001
 burst = 2
 """
 
 
-def write_config(tmp_path, text: str):
-    path = tmp_path / "paysig.toml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
 def order(app_id="g1", out_trade_no="sec-0001") -> pb.SignOrderRequest:
     return pb.SignOrderRequest(app_id=app_id, env=pb.ENV_PRODUCTION, api=pb.PAYMENT_API_GAME_ITEM,
                                session_key=SESSION_KEY, order=pb.Order(product_id="sword", goods_price=600,
                                                                        buy_quantity=1, out_trade_no=out_trade_no))
-
-
-def audit_lines(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def expect_error(call, code: grpc.StatusCode, reason: str) -> PaysigError:
@@ -173,7 +159,16 @@ def pki(tmp_path):
     }
 
 
-def mtls_config(tmp_path, pki):
+GAME_A_BY_SAN = """
+[[callers]]
+name = "game-a"
+cert_san = "game-a.internal"
+apps = ["g1"]
+"""
+
+
+def mtls_config(tmp_path, pki, callers: str = GAME_A_BY_SAN):
+    """APPS behind mtls with the pki's server certificate and CA, audit in tmp_path, and ``callers``."""
     return write_config(tmp_path, APPS + f"""
 [auth]
 mode = "mtls"
@@ -183,11 +178,7 @@ key_file = "{pki['server'].key}"
 client_ca_file = "{pki['ca'].cert_path}"
 [audit]
 path = "{tmp_path / 'audit.log'}"
-[[callers]]
-name = "game-a"
-cert_san = "game-a.internal"
-apps = ["g1"]
-""")
+""" + callers)
 
 
 def tls_client(address, pki, identity=None, **kw):
@@ -277,9 +268,9 @@ def test_no_auth_is_refused_off_loopback(tmp_path):
     ('[[callers]]\nname = "x"\napps = ["g1"]\n', "callers: only used with auth.mode"),
     ('[auth]\nmode = "token"\n[[callers]]\nname = "x"\ntoken_sha256 = "ABC"\napps = ["g1"]\n',
      "callers[0] (x): token_sha256: required, 64 lowercase hex"),
-    (f'[auth]\nmode = "token"\n[[callers]]\nname = "x"\ntoken_sha256 = "{sha("t")}"\napps = ["nope"]\n',
+    (f'[auth]\nmode = "token"\n[[callers]]\nname = "x"\ntoken_sha256 = "{token_sha256("t")}"\napps = ["nope"]\n',
      "callers[0] (x): apps: 'nope' is not a configured app_id"),
-    (f'[auth]\nmode = "token"\n[[callers]]\nname = "x"\ntoken_sha256 = "{sha("t")}"\napps = ["g1"]\nrpcs = ["Sign"]\n',
+    (f'[auth]\nmode = "token"\n[[callers]]\nname = "x"\ntoken_sha256 = "{token_sha256("t")}"\napps = ["g1"]\nrpcs = ["Sign"]\n',
      "callers[0] (x): rpcs: a non-empty array of"),
     ('[auth]\nmode = "mtls"\n[[callers]]\nname = "x"\ncert_san = "x"\napps = ["g1"]\n',
      "tls.client_ca_file: required with auth.mode = \"mtls\""),
@@ -296,7 +287,7 @@ def test_token_command_makes_a_working_caller(tmp_path):
                              "--rpc", "SignOrder"], capture_output=True, text=True, timeout=30, check=True)
     token = result.stdout.split("\n")[1].strip()
     entry = result.stdout.split("config:\n", 1)[1]
-    assert f'token_sha256 = "{sha(token)}"' in entry
+    assert f'token_sha256 = "{token_sha256(token)}"' in entry
     config = write_config(tmp_path, APPS + '[auth]\nmode = "token"\n' + textwrap.dedent(entry))
     with running_server(config) as (_, port), client(f"127.0.0.1:{port}", token) as c:
         assert c.sign_order(order()).key_version == 1
@@ -317,3 +308,21 @@ def test_audit_command_answers_who_signed_an_order(token_server):
     missing = subprocess.run([sys.executable, "-m", "paysig", "audit", "--file", str(audit), "--out-trade-no",
                               "never"], capture_output=True, text=True, timeout=30)
     assert missing.returncode == 1 and missing.stdout == ""
+
+
+@pytest.mark.parametrize("rate", ["1e-300", "1e-15"])
+def test_a_tiny_rate_is_refused_with_a_retry_delay_not_a_crash(tmp_path, rate):
+    """A caller's next token can be further away than a google.rpc.Duration
+    reaches (about 10,000 years): the refusal still is RESOURCE_EXHAUSTED,
+    its RetryInfo capped, its audit line written."""
+    audit = tmp_path / "audit.log"
+    callers = TOKEN_CALLERS.replace("rate_per_second = 0.001", f"rate_per_second = {rate}").replace(
+        "burst = 2", "burst = 1")
+    config = write_config(tmp_path, APPS + callers + f'\n[audit]\npath = "{audit}"\n')
+    with running_server(config) as (_, port), client(f"127.0.0.1:{port}", TOKEN_B) as b:
+        assert b.sign_order(order("g2", "tiny-0001")).key_version == 1
+        error = expect_error(lambda: b.sign_order(order("g2", "tiny-0002")), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                             "RATE_LIMITED")
+        assert error.retry_delay is not None and 3.1e11 <= error.retry_delay <= 315_576_000_000
+    assert [(line["out_trade_no"], line["code"]) for line in audit_lines(audit)] == [
+        ("tiny-0001", "OK"), ("tiny-0002", "RESOURCE_EXHAUSTED")]

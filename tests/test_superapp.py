@@ -2,8 +2,6 @@
 string "Env" (issue 13 items 3 and 4), through the operations in process.
 Expected signatures come from hmac/hashlib here, never from paysig."""
 
-import hashlib
-import hmac
 import textwrap
 
 import pytest
@@ -13,6 +11,7 @@ from paysig.server.errors import PaysigError
 from paysig.server.ops.sign_order import sign_order
 from paysig.server.ops.verify_signature import verify_signature
 from paysig.v1 import signer_pb2 as pb
+from support import hex_hmac
 
 EVENT = "minigame_game_pay_goods_deliver_notify"
 CONFIG = textwrap.dedent("""\
@@ -43,10 +42,6 @@ def config(tmp_path_factory):
     path = tmp_path_factory.mktemp("superapp") / "paysig.toml"
     path.write_text(CONFIG)
     return load_config(path)
-
-
-def hex_hmac(key: str, message: str) -> str:
-    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def order(app_id: str, currency: str) -> pb.SignOrderRequest:

@@ -4,11 +4,12 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 from paysig.client import Client
 
-from support import ServerProcess, openssl_hmac
-from test_security import APPS, order, write_config
+from support import ServerProcess, hex_hmac, openssl_hmac, token_sha256, wait_for, write_config
+from test_security import APPS, order
 
 
 def audit_pids(path) -> set[int]:
@@ -31,9 +32,7 @@ def test_connections_reach_every_worker_and_a_killed_worker_is_replaced(tmp_path
 
         victim = serving["pids"][0]
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any('"worker restarted"' in line for line in server.stderr):
-            time.sleep(0.1)
+        server.wait_for_log("worker restarted", seconds=20)
         restarted = [json.loads(line) for line in server.stderr if '"worker restarted"' in line]
         assert restarted and restarted[0]["worker"] == 0
         with Client(server.address, connections=24) as client:
@@ -59,8 +58,7 @@ def test_workers_option_is_checked(tmp_path):
 
 # ---- trust under real operations (issue 11) ----------------------------------
 
-import hashlib
-import hmac
+import shutil
 import subprocess
 import sys
 import threading
@@ -74,10 +72,6 @@ from paysig.v1 import signer_pb2_grpc
 
 TOKEN_A, TOKEN_B = "trust-token-A-0123456789", "trust-token-B-9876543210"
 KEY_V1, KEY_V2 = "trust-key-v1", "trust-key-v2"
-
-
-def sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def trust_config(keys: str, callers: tuple[str, ...] = ("game-a", "game-b"), extra: str = "") -> str:
@@ -94,21 +88,8 @@ mode = "token"
 """
     for name, token in (("game-a", TOKEN_A), ("game-b", TOKEN_B)):
         if name in callers:
-            text += f'\n[[callers]]\nname = "{name}"\ntoken_sha256 = "{sha(token)}"\napps = ["g1"]\n'
+            text += f'\n[[callers]]\nname = "{name}"\ntoken_sha256 = "{token_sha256(token)}"\napps = ["g1"]\n'
     return text + extra
-
-
-def wait_for(predicate, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def count(server: ServerProcess, event: str) -> int:
-    return sum(f'"{event}"' in line for line in server.stderr)
 
 
 def fresh_connection_calls(address: str, token: str, n: int = 32) -> list[object]:
@@ -128,15 +109,13 @@ def fresh_connection_calls(address: str, token: str, n: int = 32) -> list[object
 
 
 def signed_with(response, key: str) -> bool:
-    expected = hmac.new(key.encode(), ("requestMidasPaymentGameItem&" + response.sign_data).encode(),
-                        hashlib.sha256).hexdigest()
-    return response.pay_sig == expected
+    return response.pay_sig == hex_hmac(key, "requestMidasPaymentGameItem&" + response.sign_data)
 
 
 def kill_worker_and_wait(server: ServerProcess, pid: int) -> int:
-    restarts = count(server, "worker restarted")
+    restarts = server.logged("worker restarted")
     os.kill(pid, signal.SIGKILL)
-    assert wait_for(lambda: count(server, "worker restarted") > restarts)
+    assert wait_for(lambda: server.logged("worker restarted") > restarts)
     return json.loads([line for line in server.stderr if '"worker restarted"' in line][-1])["pid"]
 
 
@@ -154,7 +133,7 @@ def test_revocation_by_reload_holds_on_every_worker_after_a_restart(tmp_path):
         config.write_text(trust_config(f'[ {{ version = 2, value = "{KEY_V2}" }}, {{ version = 1, value = "{KEY_V1}" }} ]',
                                        callers=("game-a",), extra=audit_section))
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "config applied") == 2)
+        assert wait_for(lambda: server.logged("config applied") == 2)
         new_pid = kill_worker_and_wait(server, pids[0])
 
         revoked = fresh_connection_calls(server.address, TOKEN_B)
@@ -170,7 +149,7 @@ def test_revocation_by_reload_holds_on_every_worker_after_a_restart(tmp_path):
         # not even in a worker started after it.
         config.write_text(trust_config('{ value = "%s" }' % KEY_V1, extra=audit_section + "[limits]\nmax_connections = 7\n"))
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "reload rejected") == 1)
+        assert wait_for(lambda: server.logged("reload rejected") == 1)
         rejected = json.loads(next(line for line in server.stderr if '"reload rejected"' in line))
         assert "[limits]" in rejected["error"] and "restart" in rejected["error"]
         kill_worker_and_wait(server, new_pid)
@@ -200,6 +179,12 @@ def test_workers_exit_when_the_supervisor_dies(tmp_path):
         os.kill(server.proc.pid, signal.SIGKILL)
         server.proc.wait(15)
         assert wait_for(lambda: not any(alive(pid) for pid in workers), 30)
+        # README Runbook: the port and its lock are freed, paysig starts again on the same address
+        again = ServerProcess(config, "--workers", "2", "--listen", server.address)
+        try:
+            assert again.address == server.address
+        finally:
+            assert again.stop() == 0
     finally:
         for pid in workers:
             if alive(pid):
@@ -300,9 +285,45 @@ def rated_client(server: ServerProcess, connections: int) -> Client:
     return Client(server.address, token=TOKEN_A, allow_token_without_tls=True, connections=connections, timeout=10)
 
 
+def test_a_reload_keeps_what_each_caller_has_spent(tmp_path):
+    """README Operations: the buckets belong to the server, not the config."""
+    config = write_config(tmp_path, APPS + RATED.format(sha=token_sha256(TOKEN_A), rate=0.001, burst=3))
+    server = ServerProcess(config, "--workers", "2")
+    try:
+        with rated_client(server, 4) as client:
+            for i in range(3):
+                client.sign_order(order(out_trade_no=f"k-{i}"))
+            server.proc.send_signal(signal.SIGHUP)
+            assert server.wait_for_log("config applied", 2)
+            for i in range(4):  # on every connection, so on both workers
+                with pytest.raises(PaysigError) as info:
+                    client.sign_order(order(out_trade_no=f"k-after-{i}"))
+                assert info.value.reason == "RATE_LIMITED"
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_health_address_in_use_is_refused(tmp_path):
+    """README Operations: one owner per address applies to --health-listen too."""
+    import socket
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        address = f"127.0.0.1:{other.getsockname()[1]}"
+        for workers in ("1", "2"):
+            result = subprocess.run([sys.executable, "-m", "paysig", "serve", "--config",
+                                     str(write_config(tmp_path, APPS)), "--listen", "127.0.0.1:0",
+                                     "--health-listen", address, "--workers", workers],
+                                    capture_output=True, text=True, timeout=60)
+            assert result.returncode == 2, result.stderr
+            assert f"{address} is already served by another process" in result.stderr
+            assert '"serving"' not in result.stderr
+
+
 @pytest.mark.parametrize("workers", ["2", "4"])
 def test_burst_is_per_caller_across_all_workers(tmp_path, workers):
-    config = write_config(tmp_path, APPS + RATED.format(sha=sha(TOKEN_A), rate=0.001, burst=1000))
+    config = write_config(tmp_path, APPS + RATED.format(sha=token_sha256(TOKEN_A), rate=0.001, burst=1000))
     server = ServerProcess(config, "--workers", workers)
     try:
         with rated_client(server, 8) as client:
@@ -328,7 +349,7 @@ def test_burst_is_per_caller_across_all_workers(tmp_path, workers):
 @pytest.mark.parametrize("workers", ["2", "4"])
 def test_rate_over_several_connections_is_the_configured_rate(tmp_path, workers):
     rate = 20.0
-    config = write_config(tmp_path, APPS + RATED.format(sha=sha(TOKEN_A), rate=rate, burst=1))
+    config = write_config(tmp_path, APPS + RATED.format(sha=token_sha256(TOKEN_A), rate=rate, burst=1))
     server = ServerProcess(config, "--workers", workers)
     accepted, attempts = [], [0]
     try:
@@ -416,25 +437,48 @@ def test_rate_table_reuses_idle_slots_and_is_shared_with_a_fork():
         shared.take(caller("forked", rate=0.001, burst=3), 1)  # the child spent 2 of the 3
 
 
-def test_a_foreign_listener_joining_the_port_is_reported(tmp_path):
-    """The limit of SO_REUSEPORT: a process of the same user that sets it
-    can still join after start. The supervisor finds and logs it."""
-    import socket
+NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+INTRUDER = ("import os, socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1); "
+            "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print(os.fstat(s.fileno()).st_ino, flush=True); "
+            "sys.stdin.read()")
 
-    server = ServerProcess(write_config(tmp_path, APPS), "--workers", "2")
+
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_a_foreign_listener_joining_the_port_is_reported(tmp_path, user):
+    """The limit of SO_REUSEPORT: a process of the same user that sets it
+    can still join after start. The supervisor finds and logs it, and never
+    the workers' own sockets, also when it is not root and its workers are
+    not dumpable (as the Docker image runs: their /proc/PID/fd is not
+    readable by the supervisor)."""
+    import tempfile
+
+    prefix: tuple[str, ...] = ()
+    if user == "nobody":
+        if os.geteuid() != 0 or not shutil.which("setpriv"):  # the machine `make test` runs on has both
+            pytest.skip("starting a process as nobody needs root and setpriv (util-linux)")
+        prefix = NOBODY
+        tmp_path = Path(tempfile.mkdtemp(prefix="paysig-nobody-"))  # pytest's tmp_path is root's, mode 0700
+        os.chown(tmp_path, 65534, 65534)
+    config = write_config(tmp_path, APPS)
+    if prefix:
+        os.chown(config, 65534, 65534)
+    server = ServerProcess(config, "--workers", "2", prefix=prefix)
     try:
         port = int(server.address.rsplit(":", 1)[1])
-        with socket.socket() as intruder:
-            intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            intruder.bind(("127.0.0.1", port))
-            intruder.listen()
-            inode = os.fstat(intruder.fileno()).st_ino
-            assert wait_for(lambda: count(server, "foreign listener") >= 1, 40)
-        reported = json.loads(next(line for line in server.stderr if '"foreign listener"' in line))
-        assert reported["address"] == server.address and reported["socket_inode"] == inode
-        assert count(server, "foreign listener") == 1  # the workers' own sockets are never reported
+        intruder = subprocess.Popen([*prefix, sys.executable, "-c", INTRUDER, str(port)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+        try:
+            inode = int(intruder.stdout.readline())
+            assert wait_for(lambda: server.logged("foreign listener") >= 1, 40)
+        finally:
+            intruder.stdin.close()
+            intruder.wait(30)
+        reported = [json.loads(line) for line in server.stderr if '"foreign listener"' in line]
+        assert [(r["address"], r["socket_inode"]) for r in reported] == [(server.address, inode)], reported
     finally:
         assert server.stop() == 0
+        if prefix:
+            shutil.rmtree(tmp_path)
 
 
 def test_a_single_process_server_reloads_and_rejects_like_the_supervisor(tmp_path):
@@ -444,11 +488,11 @@ def test_a_single_process_server_reloads_and_rejects_like_the_supervisor(tmp_pat
     try:
         config.write_text(trust_config('{ value = "%s" }' % KEY_V1, callers=("game-a",)))
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "reloaded") == 1)
+        assert wait_for(lambda: server.logged("reloaded") == 1)
         assert fresh_connection_calls(server.address, TOKEN_B, 4) == [grpc.StatusCode.UNAUTHENTICATED] * 4
         config.write_text(trust_config('{ value = "%s" }' % KEY_V1) + '[tls]\ncert_file = "x"\nkey_file = "y"\n')
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "reload rejected") == 1)
+        assert wait_for(lambda: server.logged("reload rejected") == 1)
         assert fresh_connection_calls(server.address, TOKEN_B, 4) == [grpc.StatusCode.UNAUTHENTICATED] * 4
         assert all(signed_with(r, KEY_V1) for r in fresh_connection_calls(server.address, TOKEN_A, 4))
     finally:
@@ -489,16 +533,16 @@ def test_a_reload_rotates_the_tls_certificate_on_every_worker(tmp_path):
         assert handshakes(ca_one) == ["OK"] * 8
         write(two.cert, two.key)
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "config applied") == 2)
+        assert wait_for(lambda: server.logged("config applied") == 2)
         assert handshakes(ca_two, 16) == ["OK"] * 16  # every worker serves the new certificate
         assert set(handshakes(ca_one)) == {"UNAVAILABLE"}
 
         write(two.cert, one.key)  # a key that is not the certificate's
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "reload rejected") == 1)
+        assert wait_for(lambda: server.logged("reload rejected") == 1)
         write(two.cert, two.key, tls=False)
         os.kill(server.proc.pid, signal.SIGHUP)
-        assert wait_for(lambda: count(server, "reload rejected") == 2)
+        assert wait_for(lambda: server.logged("reload rejected") == 2)
         errors = [json.loads(line)["error"] for line in server.stderr if '"reload rejected"' in line]
         assert "tls: cert_file, key_file: not a PEM certificate chain and its unencrypted private key, or the key " \
                "does not belong to the certificate" in errors[0]
@@ -521,3 +565,34 @@ def test_a_tls_key_that_is_not_the_certificates_is_refused_at_start(tmp_path):
     assert result.returncode == 2
     assert "tls: cert_file, key_file: not a PEM certificate chain" in result.stderr
     assert two.key.read_text().splitlines()[1] not in result.stderr
+
+
+def test_a_worker_that_cannot_apply_a_config_stops_rather_than_serve_the_old_one(tmp_path, monkeypatch):
+    """A reload the supervisor accepted may revoke a caller: a worker whose
+    apply fails must not keep serving the old config (nor stop listening to
+    its supervisor). It logs the failure and drains; the supervisor then
+    replaces it with a fork that starts on the accepted config."""
+    import socket
+
+    from paysig.server import load_config, process
+
+    config = load_config(write_config(tmp_path, APPS))
+
+    class Server:
+        def reload(self, config, generation):
+            raise RuntimeError("cannot apply")
+
+        def reopen_logs(self):
+            pass
+
+    signals = []
+    monkeypatch.setattr(process.os, "kill", lambda pid, signum: signals.append((pid, signum)))
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        follower = threading.Thread(target=process.follow_supervisor, args=(Server(), theirs, {"worker": 0}),
+                                    daemon=True)
+        follower.start()
+        process.send_message(ours, ("config", 2, config))
+        follower.join(30)
+        assert not follower.is_alive()
+    assert signals == [(os.getpid(), signal.SIGTERM)]

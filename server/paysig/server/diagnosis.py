@@ -217,9 +217,21 @@ def reserializations(payload: str, obj: dict[str, Any] | None, method: str) -> l
     return found
 
 
+def _is_text(text: str) -> bool:
+    """False for a string with a lone surrogate (a parsed "\\ud800" written
+    raw): no library could have sent or signed it as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def payload_variants(payload: str, obj: dict[str, Any] | None, method: str) -> list[tuple[str, Mistake]]:
     out = []
     for text, how in reserializations(payload, obj, method):
+        if not _is_text(text):
+            continue
         out.append((text, Mistake(
             RESERIALIZED_PAYLOAD,
             f"the signature is over another serialisation of the same JSON ({how}): the bytes sent are not the "

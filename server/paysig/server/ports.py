@@ -154,13 +154,23 @@ def socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def foreign_listeners(address: Address, pids: list[int]) -> set[int]:
+def own_listeners(addresses: list[Address]) -> set[int]:
+    """Inodes of the sockets this process listens on at ``addresses``' ports.
+    A worker reports them to the supervisor: a process that is not dumpable
+    (hardening.disable_core_dumps) has a /proc/PID/fd that only root may
+    read, so a supervisor that is not root cannot see them itself."""
+    mine = socket_inodes(os.getpid())
+    return {inode for address in addresses for inode in listening_sockets(address.port) if inode in mine}
+
+
+def foreign_listeners(address: Address, pids: list[int], known: set[int] = frozenset()) -> set[int]:
     """Inodes of sockets listening on ``address`` (or overlapping it: a
-    wildcard on either side) that none of ``pids`` holds."""
+    wildcard on either side) that none of ``pids`` holds and that are not
+    ``known`` (the workers' own, as they reported them)."""
     ours = ipaddress.ip_address(socket.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)[0][4][0])
     listening = listening_sockets(address.port)
     overlapping = {inode for inode, ip in listening.items()
-                   if ip == ours or ip.is_unspecified or ours.is_unspecified}
+                   if ip == ours or ip.is_unspecified or ours.is_unspecified} - known
     for pid in pids:
         overlapping -= socket_inodes(pid)
     return overlapping

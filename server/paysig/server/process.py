@@ -198,7 +198,8 @@ def run_worker(index: int, address: Address, health: Address | None, reloader: R
     server.start()
     threading.Thread(target=follow_supervisor, args=(server, control, fields), daemon=True,
                      name="paysig-control").start()
-    os.write(ready_fd, b"%d\n" % index)
+    listeners = ports.own_listeners([address] + ([health] if health else []))
+    os.write(ready_fd, " ".join(map(str, [index, *sorted(listeners)])).encode() + b"\n")
     os.close(ready_fd)
     signal_name = signals.wait_for_stop()
     log.info("draining", extra={"fields": {**fields, "signal": signal_name, "grace_seconds": grace}})
@@ -221,7 +222,13 @@ def follow_supervisor(server: PaysigServer, control: socket.socket, fields: dict
             return
         if message[0] == "config":
             _, generation, config = message
-            server.reload(config, generation)
+            try:
+                server.reload(config, generation)
+            except Exception as e:  # noqa: BLE001 - never serve on the config the supervisor replaced
+                log.error("config apply failed", extra={"fields": {**fields, "generation": generation,
+                                                                   "error": type(e).__name__}})
+                os.kill(os.getpid(), signal.SIGTERM)  # drain; the supervisor forks a worker on the new config
+                return
             metrics.get().reload_result(True)
             log.info("config applied", extra={"fields": {**fields, "generation": generation}})
         elif message[0] == "rejected":
@@ -232,6 +239,7 @@ def follow_supervisor(server: PaysigServer, control: socket.socket, fields: dict
 class Worker:
     def __init__(self, index: int, pid: int, control: socket.socket):
         self.index, self.pid, self.control = index, pid, control
+        self.listeners: set[int] = set()  # inodes of its listening sockets, as it reported them when ready
 
 
 class Supervisor:
@@ -265,10 +273,11 @@ class Supervisor:
         ours.settimeout(CONTROL_SEND_TIMEOUT_SECONDS)
         self.running[pid] = Worker(index, pid, ours)
         ready, _, _ = select.select([ready_r], [], [], READY_TIMEOUT_SECONDS)
-        line = os.read(ready_r, 64) if ready else b""
+        line = os.read(ready_r, 4096) if ready else b""
         os.close(ready_r)
         if not line:
             raise RuntimeError(f"worker {index} (pid {pid}) did not start")
+        self.running[pid].listeners = {int(inode) for inode in line.split()[1:]}
         return pid
 
     def start(self) -> None:
@@ -310,9 +319,11 @@ class Supervisor:
         (SO_REUSEPORT): it receives a share of the connections. Reported
         when seen on two checks in a row (a worker restarting is not one)."""
         seen = set()
+        known = set().union(*(worker.listeners for worker in self.running.values()))
         for address in self.addresses:
             try:
-                seen |= {(address, inode) for inode in ports.foreign_listeners(address, [os.getpid(), *self.running])}
+                seen |= {(address, inode)
+                         for inode in ports.foreign_listeners(address, [os.getpid(), *self.running], known)}
             except OSError:
                 continue
         for address, inode in sorted((seen & self._suspects) - self._reported, key=str):

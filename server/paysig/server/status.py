@@ -9,6 +9,8 @@ from grpc_status import rpc_status
 
 from .errors import ERROR_DOMAIN, PaysigError
 
+MAX_RETRY_SECONDS = 315_576_000_000  # the largest google.protobuf.Duration (10,000 years)
+
 
 def to_grpc_status(error: PaysigError, request_id: str = "") -> grpc.Status:
     details = []
@@ -25,7 +27,9 @@ def to_grpc_status(error: PaysigError, request_id: str = "") -> grpc.Status:
     details.append(_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)))
     if error.retry_after is not None:
         retry = error_details_pb2.RetryInfo()
-        retry.retry_delay.FromNanoseconds(int(error.retry_after * 1e9))
+        # A caller with a tiny rate waits longer than a Duration can say (or than a float holds in ns).
+        retry.retry_delay.FromSeconds(MAX_RETRY_SECONDS) if error.retry_after >= MAX_RETRY_SECONDS \
+            else retry.retry_delay.FromNanoseconds(int(error.retry_after * 1e9))
         details.append(_pack(retry))
     status = status_pb2.Status(
         code=code_pb2.Code.Value(error.code.value), message=error.message, details=details

@@ -2091,7 +2091,9 @@ type Notification struct {
 	// The CreateTime field (Unix seconds); 0 when absent.
 	CreateTime int64 `protobuf:"varint,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// The paying user's openid: the OpenId of the payload or message, else
-	// FromUserName.
+	// FromUserName; for an unencrypted push with a PayEventSig only the
+	// signed Payload's OpenId (empty when it names none: FromUserName is
+	// then not covered by anything).
 	Openid string `protobuf:"bytes,4,opt,name=openid,proto3" json:"openid,omitempty"`
 	// True for a mini-game test push (MiniGame.IsMock): random data, check the
 	// format and deliver nothing.

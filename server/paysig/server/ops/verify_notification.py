@@ -93,7 +93,8 @@ def _verify(app: App, push: PushConfig, req: pb.VerifyNotificationRequest,
             params: dict[str, str]) -> pb.VerifyNotificationResponse:
     transport = [params.get(p, "") for p in TRANSPORT_PARAMS]
     token = push.token.reveal().decode("utf-8") if push.token is not None else None
-    if token is not None and all(transport):
+    transport_checked = token is not None and all(transport)
+    if transport_checked:
         signature, timestamp, nonce = transport
         if not signature_matches(push_signature(token, timestamp, nonce), signature):
             raise Rejected("TRANSPORT_SIGNATURE_MISMATCH")
@@ -126,7 +127,7 @@ def _verify(app: App, push: PushConfig, req: pb.VerifyNotificationRequest,
     n.message = message.decode("utf-8")  # parse_message proved it UTF-8
     n.format = FORMATS[message_format]
     try:
-        style = _content(app, n, tree)
+        style = _content(app, n, tree, transport_checked)
     except Malformed:
         raise Rejected("MALFORMED_BODY") from None
     ack, nack = ev.replies(style, message_format)
@@ -156,9 +157,10 @@ def _decrypt(push: PushConfig, encrypt: str) -> tuple[bytes, int]:
     raise Rejected("APPID_MISMATCH" if wrong_appid else "DECRYPT_FAILED")
 
 
-def _content(app: App, n: pb.Notification, tree: dict[str, Any]) -> ev.ReplyStyle:
+def _content(app: App, n: pb.Notification, tree: dict[str, Any], transport_checked: bool) -> ev.ReplyStyle:
     """Fills ``n`` from the message; checks PayEventSig where there is one.
-    Returns the style of the replies."""
+    A message whose query carried no transport signature (a super-app push)
+    is accepted only with a PayEventSig. Returns the style of the replies."""
     n.event = ev.text(tree, "Event")
     n.msg_type = ev.text(tree, "MsgType") or ev.text(tree, "EventType")
     n.create_time = ev.integer(tree, "CreateTime")
@@ -174,7 +176,7 @@ def _content(app: App, n: pb.Notification, tree: dict[str, Any]) -> ev.ReplyStyl
         _pay_event(app, n, envelope, superapp=False)
         n.is_mock = ev.flag(envelope, "IsMock")
         return ev.ReplyStyle.MINIGAME
-    if n.event in ev.MINIGAME_PAY_EVENTS:
+    if n.event in ev.MINIGAME_PAY_EVENTS or not transport_checked:
         raise Rejected("PAY_EVENT_SIG_MISSING")
     if "Env" in tree:
         n.env = ENV_TO_PROTO[_env(tree["Env"])]
@@ -225,6 +227,8 @@ def _pay_event(app: App, n: pb.Notification, envelope: dict[str, Any], superapp:
         raise Rejected("PAY_EVENT_SIG_MISMATCH")
     n.payload, n.key_version, n.env = payload, matched, ENV_TO_PROTO[env]
     n.body_authenticated = True
+    if not n.encrypted:
+        n.openid = ""  # only the Payload is proven: an unsigned FromUserName never stands in for its OpenId
     try:
         ev.fill_payment(n, content)
     except Malformed:
