@@ -87,3 +87,38 @@ def _drive(address: str, apps: list[str]) -> set[str]:
             except PaysigError as e:
                 assert e.code.name == "UNAUTHENTICATED"
     return returned
+
+
+def test_no_audit_line_holds_a_query_string_or_fragment(tmp_path):
+    """A method or uri carrying ?access_token=... or #access_token=... is
+    refused or diagnosed, and its audit line keeps only the path."""
+    import dataclasses
+
+    from paysig.server import load_config
+    from paysig.server.audit import AuditSettings
+    from support import running_server
+
+    audit = tmp_path / "audit.log"
+    config = load_config(CONFORMANCE_CONFIG)
+    config = dataclasses.replace(config, audit=AuditSettings(path=str(audit), sync="none"))
+    marks = ["?access_token=SECRETQ1", "#access_token=SECRETF1", "?a=1#access_token=SECRETF2"]
+    with running_server(config) as (_, port), Client(f"127.0.0.1:{port}") as client:
+        for mark in marks:
+            uri = "/xpay/query_order" + mark
+            for call, request in (
+                (client.sign_api_call, pb.SignApiCallRequest(app_id="mp", uri=uri, body='{"env":0}')),
+                (client.verify_signature, pb.VerifySignatureRequest(
+                    app_id="mp", scheme=pb.SIGNATURE_SCHEME_PAY_SIG, method=uri, payload='{"env":0}',
+                    signature="0" * 64)),
+                (client.diagnose_signature, pb.DiagnoseSignatureRequest(
+                    app_id="mp", scheme=pb.SIGNATURE_SCHEME_PAY_SIG, method=uri, payload='{"env":0}',
+                    signature="0" * 64)),
+            ):
+                try:
+                    call(request)
+                except PaysigError:
+                    pass
+    text = audit.read_text()
+    assert text.count("\n") == 9
+    assert "SECRET" not in text and "access_token" not in text
+    assert text.count('/xpay/query_order"') == 9

@@ -469,14 +469,11 @@ def request_fields(rpc: str, request: Any) -> dict[str, Any]:
                       product_id=_clip(o.product_id), goods_price=o.goods_price, buy_quantity=o.buy_quantity)
     elif rpc == "SignApiCall":
         fields["uri"] = audit_uri(request.uri)
-    elif rpc == "VerifySignature":
-        fields.update(scheme=_SCHEME.get(request.scheme, str(request.scheme)), method=_clip(request.method),
+    elif rpc in ("VerifySignature", "DiagnoseSignature"):  # a method that is a URI: its path only
+        fields.update(scheme=_SCHEME.get(request.scheme, str(request.scheme)), method=audit_uri(request.method),
                       signature_fp=fingerprint(request.signature))
-    elif rpc == "DiagnoseSignature":  # the method's path only: a query string may hold an access_token
-        fields.update(scheme=_SCHEME.get(request.scheme, str(request.scheme)),
-                      method=_clip(request.method.split("?", 1)[0]), signature_fp=fingerprint(request.signature))
-        if request.HasField("wechat_error_code"):
-            fields["wechat_error_code"] = request.wechat_error_code
+    if rpc == "DiagnoseSignature" and request.HasField("wechat_error_code"):
+        fields["wechat_error_code"] = request.wechat_error_code
     return fields
 
 
