@@ -334,5 +334,5 @@ def test_encoded_head_is_the_json_of_head(caller, peer, request_id, rpc):
 def test_app_keys_do_not_show_their_key():
     from paysig.server import _fastsign
 
-    keys = _fastsign.AppKeys("minigame", "1450000001", (1, b"very-secret-app-key"), None)
+    keys = _fastsign.AppKeys("minigame", "1450000001", {pb.ENV_PRODUCTION: (1, b"very-secret-app-key")})
     assert "secret" not in repr(keys) and not [a for a in dir(keys) if not a.startswith("__")]
