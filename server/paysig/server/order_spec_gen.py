@@ -217,8 +217,8 @@ def generate() -> str:
         + "};")
     out.append(f"#define SPEC_CLIENT_ARGS_MODE {c_string(json.dumps(order_spec.CLIENT_ARGS_MODE) + ':')}")
 
-    out += ["", "/* ---- the audit line after audit.head(): audit.REQUEST_FIELDS, SIGN_ORDER_FIELDS, code, SIGNED_FIELDS */",
-            "static const SpecAudit SPEC_AUDIT[] = {"]
+    out += ["", "/* ---- the audit line after audit.head(): "
+            "audit.REQUEST_FIELDS, SIGN_ORDER_FIELDS, code, SIGNED_FIELDS */", "static const SpecAudit SPEC_AUDIT[] = {"]
     for path in audit.REQUEST_FIELDS + audit.SIGN_ORDER_FIELDS:
         in_order = path.startswith("order.")
         name = path.removeprefix("order.")
