@@ -121,10 +121,17 @@ static void buf_varint(Buf *b, uint64_t v) {
     buf_put(b, tmp, n);
 }
 
+/* v in decimal, as Python's str(int) writes it. */
 static void buf_int(Buf *b, long long v) {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%lld", v);
-    buf_put(b, tmp, (size_t)n);
+    char *end = tmp + sizeof tmp, *p = end;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    buf_put(b, p, (size_t)(end - p));
 }
 
 /* A JSON string as Python's json (ensure_ascii=False) writes it. */
@@ -151,6 +158,13 @@ static void buf_json_string(Buf *b, const char *s, size_t n) {
         }
     }
     buf_put(b, s + start, n - start);
+    buf_byte(b, '"');
+}
+
+/* A JSON string of s, which needs no escaping (hex digits, generated identifiers). */
+static void buf_quoted(Buf *b, const char *s, size_t n) {
+    buf_byte(b, '"');
+    buf_put(b, s, n);
     buf_byte(b, '"');
 }
 
@@ -184,6 +198,7 @@ typedef struct {
     int required;
     long long limit;        /* CHECK_TEXT: max bytes; CHECK_OUT_TRADE_NO: min length; CHECK_ONE_OF: n values */
     const char *deflt;      /* for an empty string, or NULL */
+    size_t deflt_n;
     const char *const *values; /* CHECK_ONE_OF */
     int not_above;          /* CHECK_POSITIVE: an ORDER_* field it may not exceed (when positive), or -1 */
 } SpecRule;
@@ -191,6 +206,7 @@ typedef struct {
 enum { SRC_CONST, SRC_OFFER_ID, SRC_ENV, SRC_ORDER };
 typedef struct {
     const char *prefix; /* "key": (SRC_CONST: with its value) */
+    size_t prefix_n;
     int source;         /* SRC_* */
     int field;          /* SRC_ORDER: ORDER_* */
     int omit_empty;
@@ -199,7 +215,15 @@ typedef struct {
 typedef struct {
     int kind; /* KIND_* */
     long long api, mode;
-    const char *method, *pay_sig_prefix, *api_name, *client_mode; /* client_mode: NULL for none */
+    /* identifiers, written in JSON unescaped; client_mode: NULL for none */
+    const char *method;
+    size_t method_n;
+    const char *pay_sig_prefix;
+    size_t pay_sig_prefix_n;
+    const char *api_name;
+    size_t api_name_n;
+    const char *client_mode;
+    size_t client_mode_n;
     const SpecRule *rules;
     size_t n_rules;
     const SpecKey *keys;
@@ -213,12 +237,14 @@ typedef struct {
 } SpecOut;
 typedef struct {
     const char *key;
+    size_t key_n;
     int source; /* OUT_* */
 } SpecArg;
 
 enum { AUDIT_STR, AUDIT_INT, AUDIT_ENV, AUDIT_API, AUDIT_CONST, AUDIT_KEY_VERSION, AUDIT_KEY_ENV, AUDIT_SIGNATURE_FP };
 typedef struct {
     const char *prefix; /* ,"key": (AUDIT_CONST: with its value) */
+    size_t prefix_n;
     int source;         /* AUDIT_* */
     int in_order;       /* field is ORDER_* (else REQ_*) */
     int field;
@@ -465,18 +491,22 @@ static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
     if (!order) return -1;
     r->owned[r->n_owned++] = order;
     for (int f = 0; f < ORDER_COUNT; f++) {
-        int ok = read_field(r, order, S_order_names[f], SPEC_ORDER_FIELDS[f].type, &it->str[f], &it->str_n[f],
-                            &it->num[f]);
-        if (ok <= 0) return ok;
+        it->str[f] = it->val[f] = "";
+        it->str_n[f] = it->val_n[f] = 0;
+        it->num[f] = 0;
         if (SPEC_ORDER_FIELDS[f].has_presence) {
             PyObject *has = PyObject_CallMethodOneArg(order, S_HasField, S_order_names[f]);
             if (!has) return -1;
             it->has[f] = PyObject_IsTrue(has);
             Py_DECREF(has);
             if (it->has[f] < 0) return -1;
-        } else {
-            it->has[f] = SPEC_ORDER_FIELDS[f].type == SPEC_INT ? it->num[f] != 0 : it->str_n[f] != 0;
+            if (!it->has[f]) continue; /* unset: "" or 0 */
         }
+        int ok = read_field(r, order, S_order_names[f], SPEC_ORDER_FIELDS[f].type, &it->str[f], &it->str_n[f],
+                            &it->num[f]);
+        if (ok <= 0) return ok;
+        if (!SPEC_ORDER_FIELDS[f].has_presence)
+            it->has[f] = SPEC_ORDER_FIELDS[f].type == SPEC_INT ? it->num[f] != 0 : it->str_n[f] != 0;
         it->val[f] = it->str[f];
         it->val_n[f] = it->str_n[f];
     }
@@ -484,7 +514,7 @@ static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
         const SpecRule *rule = &it->variant->rules[i];
         if (rule->deflt && it->val_n[rule->field] == 0) {
             it->val[rule->field] = rule->deflt;
-            it->val_n[rule->field] = (Py_ssize_t)strlen(rule->deflt);
+            it->val_n[rule->field] = (Py_ssize_t)rule->deflt_n;
         }
         if (!rule_ok(rule, it)) return 0;
     }
@@ -512,7 +542,7 @@ static void sign_data(const Item *it, Buf *data) {
             continue;
         if (!first) buf_byte(data, ',');
         first = 0;
-        buf_put(data, k->prefix, strlen(k->prefix));
+        buf_put(data, k->prefix, k->prefix_n);
         switch (k->source) {
             case SRC_CONST: break;
             case SRC_OFFER_ID: buf_json_string(data, it->app->offer_id, (size_t)it->app->offer_id_n); break;
@@ -533,7 +563,7 @@ static const char *out_value(int source, const Item *it, const Buf *data, const 
         case OUT_SIGN_DATA: *n = data->n; return data->p;
         case OUT_PAY_SIG: *n = 64; return pay_sig;
         case OUT_SIGNATURE: *n = 64; return signature;
-        case OUT_METHOD: *n = strlen(it->variant->method); return it->variant->method;
+        case OUT_METHOD: *n = it->variant->method_n; return it->variant->method;
         case OUT_CLIENT_ARGS: *n = args->n; return args->p;
         case OUT_KEY_VERSION: *num = it->app->version[it->env]; return NULL;
         case OUT_ENV: *num = (uint64_t)it->env; return NULL;
@@ -552,7 +582,7 @@ static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_
     if (data->failed) return 1;
 
     char pay_sig[64], signature[64];
-    if (!hmac_hex(it->app->key[it->env], NULL, 0, var->pay_sig_prefix, strlen(var->pay_sig_prefix), data->p,
+    if (!hmac_hex(it->app->key[it->env], NULL, 0, var->pay_sig_prefix, var->pay_sig_prefix_n, data->p,
                   data->n, pay_sig) ||
         !hmac_hex(session, (const uint8_t *)it->req_str[REQ_SESSION_KEY], (size_t)it->req_str_n[REQ_SESSION_KEY],
                   "", 0, data->p, data->n, signature))
@@ -565,13 +595,14 @@ static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_
         uint64_t num = 0;
         const char *v = out_value(SPEC_CLIENT_ARGS[i].source, it, data, pay_sig, signature, args, &n, &num);
         if (i) buf_byte(args, ',');
-        buf_put(args, SPEC_CLIENT_ARGS[i].key, strlen(SPEC_CLIENT_ARGS[i].key));
-        buf_json_string(args, v, n);
+        buf_put(args, SPEC_CLIENT_ARGS[i].key, SPEC_CLIENT_ARGS[i].key_n);
+        if (SPEC_CLIENT_ARGS[i].source == OUT_SIGN_DATA) buf_json_string(args, v, n);
+        else buf_quoted(args, v, n); /* hex or an identifier */
     }
     if (var->client_mode) {
         buf_byte(args, ',');
         PUT_LIT(args, SPEC_CLIENT_ARGS_MODE);
-        buf_json_string(args, var->client_mode, strlen(var->client_mode));
+        buf_quoted(args, var->client_mode, var->client_mode_n);
     }
     buf_byte(args, '}');
     if (args->failed) return 1;
@@ -588,7 +619,7 @@ static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_
     buf_put(audit, head, (size_t)head_n);
     for (size_t i = 0; i < sizeof SPEC_AUDIT / sizeof SPEC_AUDIT[0]; i++) {
         const SpecAudit *a = &SPEC_AUDIT[i];
-        buf_put(audit, a->prefix, strlen(a->prefix));
+        buf_put(audit, a->prefix, a->prefix_n);
         switch (a->source) {
             case AUDIT_STR:
                 if (a->in_order) buf_json_string(audit, it->str[a->field], (size_t)it->str_n[a->field]);
@@ -597,13 +628,13 @@ static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_
             case AUDIT_INT: buf_int(audit, a->in_order ? it->num[a->field] : it->req_num[a->field]); break;
             case AUDIT_ENV: {
                 const char *name = SPEC_ENV_NAME[a->in_order ? it->num[a->field] : it->req_num[a->field]];
-                buf_json_string(audit, name, strlen(name));
+                buf_quoted(audit, name, strlen(name));
                 break;
             }
-            case AUDIT_API: buf_json_string(audit, var->api_name, strlen(var->api_name)); break;
+            case AUDIT_API: buf_quoted(audit, var->api_name, var->api_name_n); break;
             case AUDIT_CONST: break;
             case AUDIT_KEY_VERSION: buf_int(audit, it->app->version[it->env]); break;
-            case AUDIT_KEY_ENV: buf_json_string(audit, SPEC_ENV_NAME[it->env], strlen(SPEC_ENV_NAME[it->env])); break;
+            case AUDIT_KEY_ENV: buf_quoted(audit, SPEC_ENV_NAME[it->env], strlen(SPEC_ENV_NAME[it->env])); break;
             case AUDIT_SIGNATURE_FP: {
                 uint8_t d[EVP_MAX_MD_SIZE];
                 char fp[16];
@@ -612,7 +643,7 @@ static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_
                     return 0;
                 }
                 to_hex(d, 8, fp);
-                buf_json_string(audit, fp, 16);
+                buf_quoted(audit, fp, 16);
                 break;
             }
         }

@@ -61,77 +61,77 @@ static const char *const SPEC_KIND_NAMES[KIND_COUNT] = {"minigame", "miniprogram
 static const char *const SPEC_V0_CURRENCY_TYPE[] = {"CNY"};
 static const char *const SPEC_V0_PLATFORM[] = {"android"};
 static const SpecRule SPEC_V0_RULES[] = {
-    {ORDER_PRODUCT_ID, CHECK_TEXT, 1, 256, NULL, NULL, -1},
-    {ORDER_GOODS_PRICE, CHECK_POSITIVE, 1, 0, NULL, NULL, -1},
-    {ORDER_BUY_QUANTITY, CHECK_POSITIVE, 1, 0, NULL, NULL, -1},
-    {ORDER_OUT_TRADE_NO, CHECK_OUT_TRADE_NO, 1, 1, NULL, NULL, -1},
-    {ORDER_ATTACH, CHECK_TEXT, 0, 1024, NULL, NULL, -1},
-    {ORDER_CURRENCY_TYPE, CHECK_ONE_OF, 0, 1, "CNY", SPEC_V0_CURRENCY_TYPE, -1},
-    {ORDER_PLATFORM, CHECK_ONE_OF, 0, 1, "android", SPEC_V0_PLATFORM, -1},
-    {ORDER_ZONE_ID, CHECK_TEXT, 1, 64, "1", NULL, -1},
-    {ORDER_ACTIVITY_SELLING_PRICE, CHECK_UNSET, 0, 0, NULL, NULL, -1},
+    {ORDER_PRODUCT_ID, CHECK_TEXT, 1, 256, NULL, 0, NULL, -1},
+    {ORDER_GOODS_PRICE, CHECK_POSITIVE, 1, 0, NULL, 0, NULL, -1},
+    {ORDER_BUY_QUANTITY, CHECK_POSITIVE, 1, 0, NULL, 0, NULL, -1},
+    {ORDER_OUT_TRADE_NO, CHECK_OUT_TRADE_NO, 1, 1, NULL, 0, NULL, -1},
+    {ORDER_ATTACH, CHECK_TEXT, 0, 1024, NULL, 0, NULL, -1},
+    {ORDER_CURRENCY_TYPE, CHECK_ONE_OF, 0, 1, "CNY", 3, SPEC_V0_CURRENCY_TYPE, -1},
+    {ORDER_PLATFORM, CHECK_ONE_OF, 0, 1, "android", 7, SPEC_V0_PLATFORM, -1},
+    {ORDER_ZONE_ID, CHECK_TEXT, 1, 64, "1", 1, NULL, -1},
+    {ORDER_ACTIVITY_SELLING_PRICE, CHECK_UNSET, 0, 0, NULL, 0, NULL, -1},
 };
 static const SpecKey SPEC_V0_SIGN_DATA[] = {
-    {"\"mode\":\"goods\"", SRC_CONST, -1, 0},
-    {"\"offerId\":", SRC_OFFER_ID, -1, 0},
-    {"\"buyQuantity\":", SRC_ORDER, ORDER_BUY_QUANTITY, 0},
-    {"\"env\":", SRC_ENV, -1, 0},
-    {"\"currencyType\":", SRC_ORDER, ORDER_CURRENCY_TYPE, 0},
-    {"\"platform\":", SRC_ORDER, ORDER_PLATFORM, 0},
-    {"\"zoneId\":", SRC_ORDER, ORDER_ZONE_ID, 0},
-    {"\"productId\":", SRC_ORDER, ORDER_PRODUCT_ID, 0},
-    {"\"goodsPrice\":", SRC_ORDER, ORDER_GOODS_PRICE, 0},
-    {"\"outTradeNo\":", SRC_ORDER, ORDER_OUT_TRADE_NO, 0},
-    {"\"attach\":", SRC_ORDER, ORDER_ATTACH, 1},
+    {"\"mode\":\"goods\"", 14, SRC_CONST, -1, 0},
+    {"\"offerId\":", 10, SRC_OFFER_ID, -1, 0},
+    {"\"buyQuantity\":", 14, SRC_ORDER, ORDER_BUY_QUANTITY, 0},
+    {"\"env\":", 6, SRC_ENV, -1, 0},
+    {"\"currencyType\":", 15, SRC_ORDER, ORDER_CURRENCY_TYPE, 0},
+    {"\"platform\":", 11, SRC_ORDER, ORDER_PLATFORM, 0},
+    {"\"zoneId\":", 9, SRC_ORDER, ORDER_ZONE_ID, 0},
+    {"\"productId\":", 12, SRC_ORDER, ORDER_PRODUCT_ID, 0},
+    {"\"goodsPrice\":", 13, SRC_ORDER, ORDER_GOODS_PRICE, 0},
+    {"\"outTradeNo\":", 13, SRC_ORDER, ORDER_OUT_TRADE_NO, 0},
+    {"\"attach\":", 9, SRC_ORDER, ORDER_ATTACH, 1},
 };
 static const char *const SPEC_V1_CURRENCY_TYPE[] = {"CNY"};
 static const SpecRule SPEC_V1_RULES[] = {
-    {ORDER_PRODUCT_ID, CHECK_TEXT, 1, 256, NULL, NULL, -1},
-    {ORDER_GOODS_PRICE, CHECK_POSITIVE, 1, 0, NULL, NULL, -1},
-    {ORDER_BUY_QUANTITY, CHECK_POSITIVE, 1, 0, NULL, NULL, -1},
-    {ORDER_OUT_TRADE_NO, CHECK_OUT_TRADE_NO, 1, 8, NULL, NULL, -1},
-    {ORDER_ATTACH, CHECK_TEXT, 1, 1024, NULL, NULL, -1},
-    {ORDER_CURRENCY_TYPE, CHECK_ONE_OF, 0, 1, "CNY", SPEC_V1_CURRENCY_TYPE, -1},
-    {ORDER_PLATFORM, CHECK_UNSET, 0, 0, NULL, NULL, -1},
-    {ORDER_ZONE_ID, CHECK_UNSET, 0, 0, NULL, NULL, -1},
-    {ORDER_ACTIVITY_SELLING_PRICE, CHECK_POSITIVE, 0, 0, NULL, NULL, ORDER_GOODS_PRICE},
+    {ORDER_PRODUCT_ID, CHECK_TEXT, 1, 256, NULL, 0, NULL, -1},
+    {ORDER_GOODS_PRICE, CHECK_POSITIVE, 1, 0, NULL, 0, NULL, -1},
+    {ORDER_BUY_QUANTITY, CHECK_POSITIVE, 1, 0, NULL, 0, NULL, -1},
+    {ORDER_OUT_TRADE_NO, CHECK_OUT_TRADE_NO, 1, 8, NULL, 0, NULL, -1},
+    {ORDER_ATTACH, CHECK_TEXT, 1, 1024, NULL, 0, NULL, -1},
+    {ORDER_CURRENCY_TYPE, CHECK_ONE_OF, 0, 1, "CNY", 3, SPEC_V1_CURRENCY_TYPE, -1},
+    {ORDER_PLATFORM, CHECK_UNSET, 0, 0, NULL, 0, NULL, -1},
+    {ORDER_ZONE_ID, CHECK_UNSET, 0, 0, NULL, 0, NULL, -1},
+    {ORDER_ACTIVITY_SELLING_PRICE, CHECK_POSITIVE, 0, 0, NULL, 0, NULL, ORDER_GOODS_PRICE},
 };
 static const SpecKey SPEC_V1_SIGN_DATA[] = {
-    {"\"offerId\":", SRC_OFFER_ID, -1, 0},
-    {"\"buyQuantity\":", SRC_ORDER, ORDER_BUY_QUANTITY, 0},
-    {"\"env\":", SRC_ENV, -1, 0},
-    {"\"currencyType\":", SRC_ORDER, ORDER_CURRENCY_TYPE, 0},
-    {"\"productId\":", SRC_ORDER, ORDER_PRODUCT_ID, 0},
-    {"\"goodsPrice\":", SRC_ORDER, ORDER_GOODS_PRICE, 0},
-    {"\"activitySellingPrice\":", SRC_ORDER, ORDER_ACTIVITY_SELLING_PRICE, 1},
-    {"\"outTradeNo\":", SRC_ORDER, ORDER_OUT_TRADE_NO, 0},
-    {"\"attach\":", SRC_ORDER, ORDER_ATTACH, 0},
+    {"\"offerId\":", 10, SRC_OFFER_ID, -1, 0},
+    {"\"buyQuantity\":", 14, SRC_ORDER, ORDER_BUY_QUANTITY, 0},
+    {"\"env\":", 6, SRC_ENV, -1, 0},
+    {"\"currencyType\":", 15, SRC_ORDER, ORDER_CURRENCY_TYPE, 0},
+    {"\"productId\":", 12, SRC_ORDER, ORDER_PRODUCT_ID, 0},
+    {"\"goodsPrice\":", 13, SRC_ORDER, ORDER_GOODS_PRICE, 0},
+    {"\"activitySellingPrice\":", 23, SRC_ORDER, ORDER_ACTIVITY_SELLING_PRICE, 1},
+    {"\"outTradeNo\":", 13, SRC_ORDER, ORDER_OUT_TRADE_NO, 0},
+    {"\"attach\":", 9, SRC_ORDER, ORDER_ATTACH, 0},
 };
 static const char *const SPEC_V2_CURRENCY_TYPE[] = {"CNY"};
 static const SpecRule SPEC_V2_RULES[] = {
-    {ORDER_PRODUCT_ID, CHECK_UNSET, 0, 0, NULL, NULL, -1},
-    {ORDER_GOODS_PRICE, CHECK_UNSET, 0, 0, NULL, NULL, -1},
-    {ORDER_BUY_QUANTITY, CHECK_POSITIVE, 1, 0, NULL, NULL, -1},
-    {ORDER_OUT_TRADE_NO, CHECK_OUT_TRADE_NO, 1, 8, NULL, NULL, -1},
-    {ORDER_ATTACH, CHECK_TEXT, 1, 1024, NULL, NULL, -1},
-    {ORDER_CURRENCY_TYPE, CHECK_ONE_OF, 0, 1, "CNY", SPEC_V2_CURRENCY_TYPE, -1},
-    {ORDER_PLATFORM, CHECK_UNSET, 0, 0, NULL, NULL, -1},
-    {ORDER_ZONE_ID, CHECK_UNSET, 0, 0, NULL, NULL, -1},
-    {ORDER_ACTIVITY_SELLING_PRICE, CHECK_UNSET, 0, 0, NULL, NULL, -1},
+    {ORDER_PRODUCT_ID, CHECK_UNSET, 0, 0, NULL, 0, NULL, -1},
+    {ORDER_GOODS_PRICE, CHECK_UNSET, 0, 0, NULL, 0, NULL, -1},
+    {ORDER_BUY_QUANTITY, CHECK_POSITIVE, 1, 0, NULL, 0, NULL, -1},
+    {ORDER_OUT_TRADE_NO, CHECK_OUT_TRADE_NO, 1, 8, NULL, 0, NULL, -1},
+    {ORDER_ATTACH, CHECK_TEXT, 1, 1024, NULL, 0, NULL, -1},
+    {ORDER_CURRENCY_TYPE, CHECK_ONE_OF, 0, 1, "CNY", 3, SPEC_V2_CURRENCY_TYPE, -1},
+    {ORDER_PLATFORM, CHECK_UNSET, 0, 0, NULL, 0, NULL, -1},
+    {ORDER_ZONE_ID, CHECK_UNSET, 0, 0, NULL, 0, NULL, -1},
+    {ORDER_ACTIVITY_SELLING_PRICE, CHECK_UNSET, 0, 0, NULL, 0, NULL, -1},
 };
 static const SpecKey SPEC_V2_SIGN_DATA[] = {
-    {"\"offerId\":", SRC_OFFER_ID, -1, 0},
-    {"\"buyQuantity\":", SRC_ORDER, ORDER_BUY_QUANTITY, 0},
-    {"\"env\":", SRC_ENV, -1, 0},
-    {"\"currencyType\":", SRC_ORDER, ORDER_CURRENCY_TYPE, 0},
-    {"\"outTradeNo\":", SRC_ORDER, ORDER_OUT_TRADE_NO, 0},
-    {"\"attach\":", SRC_ORDER, ORDER_ATTACH, 0},
+    {"\"offerId\":", 10, SRC_OFFER_ID, -1, 0},
+    {"\"buyQuantity\":", 14, SRC_ORDER, ORDER_BUY_QUANTITY, 0},
+    {"\"env\":", 6, SRC_ENV, -1, 0},
+    {"\"currencyType\":", 15, SRC_ORDER, ORDER_CURRENCY_TYPE, 0},
+    {"\"outTradeNo\":", 13, SRC_ORDER, ORDER_OUT_TRADE_NO, 0},
+    {"\"attach\":", 9, SRC_ORDER, ORDER_ATTACH, 0},
 };
 #define SPEC_N_VARIANTS 3
 static const SpecVariant SPEC_VARIANTS[SPEC_N_VARIANTS] = {
-    {/* minigame game item */ KIND_MINIGAME, 1, 0, "requestMidasPaymentGameItem", "requestMidasPaymentGameItem&", "PAYMENT_API_GAME_ITEM", NULL, SPEC_V0_RULES, sizeof SPEC_V0_RULES / sizeof SPEC_V0_RULES[0], SPEC_V0_SIGN_DATA, sizeof SPEC_V0_SIGN_DATA / sizeof SPEC_V0_SIGN_DATA[0]},
-    {/* miniprogram virtual payment goods */ KIND_MINIPROGRAM, 2, 1, "requestVirtualPayment", "requestVirtualPayment&", "PAYMENT_API_VIRTUAL_PAYMENT", "short_series_goods", SPEC_V1_RULES, sizeof SPEC_V1_RULES / sizeof SPEC_V1_RULES[0], SPEC_V1_SIGN_DATA, sizeof SPEC_V1_SIGN_DATA / sizeof SPEC_V1_SIGN_DATA[0]},
-    {/* miniprogram virtual payment coin */ KIND_MINIPROGRAM, 2, 2, "requestVirtualPayment", "requestVirtualPayment&", "PAYMENT_API_VIRTUAL_PAYMENT", "short_series_coin", SPEC_V2_RULES, sizeof SPEC_V2_RULES / sizeof SPEC_V2_RULES[0], SPEC_V2_SIGN_DATA, sizeof SPEC_V2_SIGN_DATA / sizeof SPEC_V2_SIGN_DATA[0]},
+    {/* minigame game item */ KIND_MINIGAME, 1, 0, "requestMidasPaymentGameItem", 27, "requestMidasPaymentGameItem&", 28, "PAYMENT_API_GAME_ITEM", 21, NULL, 0, SPEC_V0_RULES, sizeof SPEC_V0_RULES / sizeof SPEC_V0_RULES[0], SPEC_V0_SIGN_DATA, sizeof SPEC_V0_SIGN_DATA / sizeof SPEC_V0_SIGN_DATA[0]},
+    {/* miniprogram virtual payment goods */ KIND_MINIPROGRAM, 2, 1, "requestVirtualPayment", 21, "requestVirtualPayment&", 22, "PAYMENT_API_VIRTUAL_PAYMENT", 27, "short_series_goods", 18, SPEC_V1_RULES, sizeof SPEC_V1_RULES / sizeof SPEC_V1_RULES[0], SPEC_V1_SIGN_DATA, sizeof SPEC_V1_SIGN_DATA / sizeof SPEC_V1_SIGN_DATA[0]},
+    {/* miniprogram virtual payment coin */ KIND_MINIPROGRAM, 2, 2, "requestVirtualPayment", 21, "requestVirtualPayment&", 22, "PAYMENT_API_VIRTUAL_PAYMENT", 27, "short_series_coin", 17, SPEC_V2_RULES, sizeof SPEC_V2_RULES / sizeof SPEC_V2_RULES[0], SPEC_V2_SIGN_DATA, sizeof SPEC_V2_SIGN_DATA / sizeof SPEC_V2_SIGN_DATA[0]},
 };
 
 /* ---- SignOrderResponse, in field number order (order_spec.RESPONSE_FIELDS): tag, value */
@@ -147,21 +147,21 @@ static const SpecOut SPEC_RESPONSE[] = {
 #define SPEC_BATCH_RESULTS_TAG 0x0a /* BatchSignOrdersResponse.results */
 #define SPEC_RESULT_RESPONSE_TAG 0x0a /* SignOrderResult.response */
 /* client_args_json: these keys, then the mode for variants that have one */
-static const SpecArg SPEC_CLIENT_ARGS[] = {{"\"signData\":", OUT_SIGN_DATA}, {"\"paySig\":", OUT_PAY_SIG}, {"\"signature\":", OUT_SIGNATURE}};
+static const SpecArg SPEC_CLIENT_ARGS[] = {{"\"signData\":", 11, OUT_SIGN_DATA}, {"\"paySig\":", 9, OUT_PAY_SIG}, {"\"signature\":", 12, OUT_SIGNATURE}};
 #define SPEC_CLIENT_ARGS_MODE "\"mode\":"
 
 /* ---- the audit line after audit.head(): audit.REQUEST_FIELDS, SIGN_ORDER_FIELDS, code, SIGNED_FIELDS */
 static const SpecAudit SPEC_AUDIT[] = {
-    {",\"app_id\":", AUDIT_STR, 0, REQ_APP_ID},
-    {",\"env\":", AUDIT_ENV, 0, REQ_ENV},
-    {",\"api\":", AUDIT_API, 0, REQ_API},
-    {",\"out_trade_no\":", AUDIT_STR, 1, ORDER_OUT_TRADE_NO},
-    {",\"product_id\":", AUDIT_STR, 1, ORDER_PRODUCT_ID},
-    {",\"goods_price\":", AUDIT_INT, 1, ORDER_GOODS_PRICE},
-    {",\"buy_quantity\":", AUDIT_INT, 1, ORDER_BUY_QUANTITY},
-    {",\"code\":\"OK\"", AUDIT_CONST, 0, -1},
-    {",\"key_version\":", AUDIT_KEY_VERSION, 0, -1},
-    {",\"key_env\":", AUDIT_KEY_ENV, 0, -1},
-    {",\"signature_fp\":", AUDIT_SIGNATURE_FP, 0, -1},
+    {",\"app_id\":", 10, AUDIT_STR, 0, REQ_APP_ID},
+    {",\"env\":", 7, AUDIT_ENV, 0, REQ_ENV},
+    {",\"api\":", 7, AUDIT_API, 0, REQ_API},
+    {",\"out_trade_no\":", 16, AUDIT_STR, 1, ORDER_OUT_TRADE_NO},
+    {",\"product_id\":", 14, AUDIT_STR, 1, ORDER_PRODUCT_ID},
+    {",\"goods_price\":", 15, AUDIT_INT, 1, ORDER_GOODS_PRICE},
+    {",\"buy_quantity\":", 16, AUDIT_INT, 1, ORDER_BUY_QUANTITY},
+    {",\"code\":\"OK\"", 12, AUDIT_CONST, 0, -1},
+    {",\"key_version\":", 15, AUDIT_KEY_VERSION, 0, -1},
+    {",\"key_env\":", 11, AUDIT_KEY_ENV, 0, -1},
+    {",\"signature_fp\":", 16, AUDIT_SIGNATURE_FP, 0, -1},
 };
-#define SPEC_DIGEST "87f2e4a1cce2db72847ceb5bd899f5c5a1345bdc6dedbddef928f69d0ab42a50" /* of the text above */
+#define SPEC_DIGEST "7b4bbb55ed9ce04fd65844137a95ecd2e01a5acf3c44a5d152c0ab7a7adc99ae" /* of the text above */

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -57,6 +58,18 @@ def c_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def c_text(text: str) -> str:
+    """A C string literal and its length in bytes."""
+    return f"{c_string(text)}, {len(text.encode('utf-8'))}"
+
+
+def identifier(name: str) -> str:
+    """``name``, which _fastsign.c writes in JSON without escaping."""
+    if not re.fullmatch(r"[A-Za-z0-9_&]+", name):
+        raise SpecError(f"{name!r}: _fastsign.c writes it unescaped")
+    return name
+
+
 def byte_table(name: str, size: int, member) -> list[str]:
     flags = ["1" if member(b) else "0" for b in range(size)]
     rows = [", ".join(flags[i:i + 32]) for i in range(0, size, 32)]
@@ -75,7 +88,7 @@ def enum_names(enum) -> str:
     names = {v.number: v.name for v in enum.values}
     if sorted(names) != list(range(len(names))):
         raise SpecError(f"{enum.full_name}: numbers are not 0..n-1")
-    return "{" + ", ".join(c_string(names[i]) for i in range(len(names))) + "}"
+    return "{" + ", ".join(c_string(identifier(names[i])) for i in range(len(names))) + "}"
 
 
 def generate() -> str:
@@ -160,7 +173,7 @@ def generate() -> str:
             if default is not None and ORDER.fields_by_name[name].type != ORDER.fields_by_name[name].TYPE_STRING:
                 raise SpecError(f"variant {v.name!r}: {name}: defaults are strings")
             rules_c.append(f"    {{{ref}, {kind}, {int(field.required)}, {limit}, "
-                           f"{'NULL' if default is None else c_string(default)}, {values}, {not_above}}},")
+                           f"{'NULL, 0' if default is None else c_text(default)}, {values}, {not_above}}},")
         out.append(f"static const SpecRule SPEC_V{i}_RULES[] = {{")
         out += rules_c
         out.append("};")
@@ -168,16 +181,16 @@ def generate() -> str:
         for key in v.sign_data:
             prefix = json.dumps(key.name, ensure_ascii=False) + ":"
             if isinstance(key.source, Const):
-                keys_c.append(f"    {{{c_string(prefix + json.dumps(key.source.value, ensure_ascii=False))}, "
+                keys_c.append(f"    {{{c_text(prefix + json.dumps(key.source.value, ensure_ascii=False))}, "
                               f"SRC_CONST, -1, 0}},")
             elif key.source == OFFER_ID:
-                keys_c.append(f"    {{{c_string(prefix)}, SRC_OFFER_ID, -1, {int(key.omit_empty)}}},")
+                keys_c.append(f"    {{{c_text(prefix)}, SRC_OFFER_ID, -1, {int(key.omit_empty)}}},")
             elif key.source == ENV:
-                keys_c.append(f"    {{{c_string(prefix)}, SRC_ENV, -1, {int(key.omit_empty)}}},")
+                keys_c.append(f"    {{{c_text(prefix)}, SRC_ENV, -1, {int(key.omit_empty)}}},")
             else:
                 if ORDER.fields_by_name[key.source].has_presence and not key.omit_empty:
                     raise SpecError(f"variant {v.name!r}: signData {key.name}: an optional field needs omit_empty")
-                keys_c.append(f"    {{{c_string(prefix)}, SRC_ORDER, ORDER_{key.source.upper()}, "
+                keys_c.append(f"    {{{c_text(prefix)}, SRC_ORDER, ORDER_{key.source.upper()}, "
                               f"{int(key.omit_empty)}}},")
         out.append(f"static const SpecKey SPEC_V{i}_SIGN_DATA[] = {{")
         out += keys_c
@@ -187,9 +200,9 @@ def generate() -> str:
     for i, v in enumerate(compiled):
         method = order_spec.METHODS[v.api]
         mode = order_spec.MODE_NAMES.get(v.mode)
-        out.append(f"    {{/* {v.name} */ KIND_{v.kind.name}, {v.api}, {v.mode}, {c_string(method)}, "
-                   f"{c_string(method + '&')}, {c_string(api_names[v.api])}, "
-                   f"{'NULL' if mode is None else c_string(mode)}, SPEC_V{i}_RULES, "
+        out.append(f"    {{/* {v.name} */ KIND_{v.kind.name}, {v.api}, {v.mode}, {c_text(identifier(method))}, "
+                   f"{c_text(method + '&')}, {c_text(identifier(api_names[v.api]))}, "
+                   f"{'NULL, 0' if mode is None else c_text(identifier(mode))}, SPEC_V{i}_RULES, "
                    f"sizeof SPEC_V{i}_RULES / sizeof SPEC_V{i}_RULES[0], SPEC_V{i}_SIGN_DATA, "
                    f"sizeof SPEC_V{i}_SIGN_DATA / sizeof SPEC_V{i}_SIGN_DATA[0]}},")
     out.append("};")
@@ -213,7 +226,7 @@ def generate() -> str:
     out.append(f"#define SPEC_RESULT_RESPONSE_TAG {response.number << 3 | 2:#04x} /* SignOrderResult.response */")
     out.append("/* client_args_json: these keys, then the mode for variants that have one */")
     out.append("static const SpecArg SPEC_CLIENT_ARGS[] = {" + ", ".join(
-        f"{{{c_string(json.dumps(k) + ':')}, {C_RESPONSE_SOURCES[src]}}}" for k, src in order_spec.CLIENT_ARGS)
+        f"{{{c_text(json.dumps(k) + ':')}, {C_RESPONSE_SOURCES[src]}}}" for k, src in order_spec.CLIENT_ARGS)
         + "};")
     out.append(f"#define SPEC_CLIENT_ARGS_MODE {c_string(json.dumps(order_spec.CLIENT_ARGS_MODE) + ':')}")
 
@@ -236,12 +249,12 @@ def generate() -> str:
                 "AUDIT_INT" if f.type == f.TYPE_INT64 else None)
         if kind is None:
             raise SpecError(f"audit field {path}: _fastsign.c has no code for its type")
-        out.append(f"    {{{c_string(',' + json.dumps(name) + ':')}, {kind}, {int(in_order)}, {ref}}},")
-    out.append(f"    {{{c_string(',' + json.dumps('code') + ':' + json.dumps('OK'))}, AUDIT_CONST, 0, -1}},")
+        out.append(f"    {{{c_text(',' + json.dumps(name) + ':')}, {kind}, {int(in_order)}, {ref}}},")
+    out.append(f"    {{{c_text(',' + json.dumps('code') + ':' + json.dumps('OK'))}, AUDIT_CONST, 0, -1}},")
     for name in audit.SIGNED_FIELDS:
         if name not in C_SIGNED_SOURCES:
             raise SpecError(f"audit.SIGNED_FIELDS {name}: _fastsign.c has no code for it")
-        out.append(f"    {{{c_string(',' + json.dumps(name) + ':')}, {C_SIGNED_SOURCES[name]}, 0, -1}},")
+        out.append(f"    {{{c_text(',' + json.dumps(name) + ':')}, {C_SIGNED_SOURCES[name]}, 0, -1}},")
     out.append("};")
     body = "\n".join(out) + "\n"
     return body + f'#define SPEC_DIGEST "{hashlib.sha256(body.encode()).hexdigest()}" /* of the text above */\n'
