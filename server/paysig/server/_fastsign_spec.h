@@ -150,7 +150,7 @@ static const SpecOut SPEC_RESPONSE[] = {
 static const SpecArg SPEC_CLIENT_ARGS[] = {{"\"signData\":", 11, OUT_SIGN_DATA}, {"\"paySig\":", 9, OUT_PAY_SIG}, {"\"signature\":", 12, OUT_SIGNATURE}};
 #define SPEC_CLIENT_ARGS_MODE "\"mode\":"
 
-/* ---- the audit line after audit.head(): audit.REQUEST_FIELDS, SIGN_ORDER_FIELDS, code, SIGNED_FIELDS */
+/* ---- the audit line of a signed order after audit.head(), as audit.entry() writes it */
 static const SpecAudit SPEC_AUDIT[] = {
     {",\"app_id\":", 10, AUDIT_STR, 0, REQ_APP_ID},
     {",\"env\":", 7, AUDIT_ENV, 0, REQ_ENV},
@@ -164,4 +164,4 @@ static const SpecAudit SPEC_AUDIT[] = {
     {",\"key_env\":", 11, AUDIT_KEY_ENV, 0, -1},
     {",\"signature_fp\":", 16, AUDIT_SIGNATURE_FP, 0, -1},
 };
-#define SPEC_DIGEST "7b4bbb55ed9ce04fd65844137a95ecd2e01a5acf3c44a5d152c0ab7a7adc99ae" /* of the text above */
+#define SPEC_DIGEST "d923d498146f1ff60cacefcc6a95cd0ebc2f699a149968a3639ccf082581a444" /* of the text above */

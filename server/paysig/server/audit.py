@@ -100,43 +100,17 @@ def _clip(value: str) -> str:
 
 
 _ENV = {v: k for k, v in pb.Env.items()}
+_API = {v: k for k, v in pb.PaymentApi.items()}
 _SCHEME = {v: k for k, v in pb.SignatureScheme.items()}
-
-
-# The request fields of every line, then SignOrder's, in order: a request
-# (or its `order`'s, "order.") field, keyed by its name. Strings are clipped,
-# enums written by name. The fast path writes the same fields from this table
-# (order_spec_gen.py, make generate).
-REQUEST_FIELDS = ("app_id", "env")
-SIGN_ORDER_FIELDS = ("api", "order.out_trade_no", "order.product_id", "order.goods_price", "order.buy_quantity")
-# The fields of a signed line after "code", in order (response_fields).
-SIGNED_FIELDS = ("key_version", "key_env", "signature_fp")
-
-
-def _render(message: Any, path: str) -> tuple[str, bool, Any]:
-    """(key, in the order, how the value is written) of a field of ``message``."""
-    in_order = path.startswith("order.")
-    name = path.removeprefix("order.")
-    field = (message.fields_by_name["order"].message_type if in_order else message).fields_by_name[name]
-    if field.type == field.TYPE_STRING:
-        return name, in_order, _clip
-    if field.type == field.TYPE_ENUM:
-        names = {v.number: v.name for v in field.enum_type.values}
-        return name, in_order, lambda number: names.get(number, str(number))
-    return name, in_order, int
-
-
-_REQUEST_PLAN = [_render(pb.SignOrderRequest.DESCRIPTOR, path) for path in REQUEST_FIELDS]
-_SIGN_ORDER_PLAN = [_render(pb.SignOrderRequest.DESCRIPTOR, path) for path in SIGN_ORDER_FIELDS]
 
 
 def request_fields(rpc: str, request: Any) -> dict[str, Any]:
     """The auditable fields of a request: never session_key, body, payload or signature."""
-    fields: dict[str, Any] = {key: write(getattr(request, key)) for key, _, write in _REQUEST_PLAN}
+    fields: dict[str, Any] = {"app_id": _clip(request.app_id), "env": _ENV.get(request.env, str(request.env))}
     if rpc == "SignOrder":
         o = request.order
-        for key, in_order, write in _SIGN_ORDER_PLAN:
-            fields[key] = write(getattr(o if in_order else request, key))
+        fields.update(api=_API.get(request.api, str(request.api)), out_trade_no=_clip(o.out_trade_no),
+                      product_id=_clip(o.product_id), goods_price=o.goods_price, buy_quantity=o.buy_quantity)
     elif rpc == "SignApiCall":
         fields["uri"] = _clip(request.uri)
     elif rpc == "VerifySignature":

@@ -35,7 +35,7 @@ C_REQUEST_FIELDS = ("app_id", "env", "api", "mode", "session_key")
 C_RESPONSE_SOURCES = {"sign_data": "OUT_SIGN_DATA", "pay_sig": "OUT_PAY_SIG", "signature": "OUT_SIGNATURE",
                       "method": "OUT_METHOD", "key_version": "OUT_KEY_VERSION", "env": "OUT_ENV",
                       "client_args": "OUT_CLIENT_ARGS"}
-# audit.SIGNED_FIELDS -> _fastsign.c's source
+# audit.response_fields()' keys for SignOrder -> _fastsign.c's source
 C_SIGNED_SOURCES = {"key_version": "AUDIT_KEY_VERSION", "key_env": "AUDIT_KEY_ENV",
                     "signature_fp": "AUDIT_SIGNATURE_FP"}
 
@@ -89,6 +89,42 @@ def enum_names(enum) -> str:
     if sorted(names) != list(range(len(names))):
         raise SpecError(f"{enum.full_name}: numbers are not 0..n-1")
     return "{" + ", ".join(c_string(identifier(names[i])) for i in range(len(names))) + "}"
+
+
+def audit_fields() -> list[str]:
+    """SPEC_AUDIT's rows: the keys audit.entry() writes for a signed order
+    after audit.head()'s, in order. A key from audit.request_fields() names a
+    SignOrderRequest or Order field (strings clipped there, enums by name); one
+    from audit.response_fields() must be one _fastsign.c knows."""
+    request, response = pb.SignOrderRequest(), pb.SignOrderResponse()
+    head = audit.head("SignOrder", None, "", "")
+    keys = [k for k in audit.entry("SignOrder", "SignOrder", request, response, None, None, "", "") if k not in head]
+    from_request = audit.request_fields("SignOrder", request)
+    from_response = audit.response_fields("SignOrder", response)
+    rows = []
+    for name in keys:
+        prefix = "," + json.dumps(name) + ":"
+        if name in from_request:
+            in_request, in_order = name in REQUEST.fields_by_name, name in ORDER.fields_by_name
+            if in_request == in_order:
+                raise SpecError(f"audit field {name}: not exactly one SignOrderRequest or Order field")
+            f = (ORDER if in_order else REQUEST).fields_by_name[name]
+            if not in_order and name not in C_REQUEST_FIELDS:
+                raise SpecError(f"audit field {name}: _fastsign.c does not read it")
+            kind = ("AUDIT_STR" if f.type == f.TYPE_STRING else
+                    "AUDIT_ENV" if f.type == f.TYPE_ENUM and f.enum_type is pb.Env.DESCRIPTOR else
+                    "AUDIT_API" if f.type == f.TYPE_ENUM and f.enum_type is pb.PaymentApi.DESCRIPTOR else
+                    "AUDIT_INT" if f.type == f.TYPE_INT64 else None)
+            if kind is None:
+                raise SpecError(f"audit field {name}: _fastsign.c has no code for its type")
+            rows.append(f"    {{{c_text(prefix)}, {kind}, {int(in_order)}, {'ORDER' if in_order else 'REQ'}_{name.upper()}}},")
+        elif name == "code":
+            rows.append(f"    {{{c_text(prefix + json.dumps('OK'))}, AUDIT_CONST, 0, -1}},")
+        elif name in from_response and name in C_SIGNED_SOURCES:
+            rows.append(f"    {{{c_text(prefix)}, {C_SIGNED_SOURCES[name]}, 0, -1}},")
+        else:
+            raise SpecError(f"audit field {name}: _fastsign.c has no code for it")
+    return rows
 
 
 def generate() -> str:
@@ -230,31 +266,10 @@ def generate() -> str:
         + "};")
     out.append(f"#define SPEC_CLIENT_ARGS_MODE {c_string(json.dumps(order_spec.CLIENT_ARGS_MODE) + ':')}")
 
-    out += ["", "/* ---- the audit line after audit.head(): "
-            "audit.REQUEST_FIELDS, SIGN_ORDER_FIELDS, code, SIGNED_FIELDS */", "static const SpecAudit SPEC_AUDIT[] = {"]
-    for path in audit.REQUEST_FIELDS + audit.SIGN_ORDER_FIELDS:
-        in_order = path.startswith("order.")
-        name = path.removeprefix("order.")
-        owner = ORDER if in_order else REQUEST
-        f = owner.fields_by_name[name]
-        if in_order:
-            ref = f"ORDER_{name.upper()}"
-        elif name in C_REQUEST_FIELDS:
-            ref = f"REQ_{name.upper()}"
-        else:
-            raise SpecError(f"audit field {path}: _fastsign.c does not read it")
-        kind = ("AUDIT_STR" if f.type == f.TYPE_STRING else
-                "AUDIT_ENV" if f.type == f.TYPE_ENUM and f.enum_type is pb.Env.DESCRIPTOR else
-                "AUDIT_API" if f.type == f.TYPE_ENUM and f.enum_type is pb.PaymentApi.DESCRIPTOR else
-                "AUDIT_INT" if f.type == f.TYPE_INT64 else None)
-        if kind is None:
-            raise SpecError(f"audit field {path}: _fastsign.c has no code for its type")
-        out.append(f"    {{{c_text(',' + json.dumps(name) + ':')}, {kind}, {int(in_order)}, {ref}}},")
-    out.append(f"    {{{c_text(',' + json.dumps('code') + ':' + json.dumps('OK'))}, AUDIT_CONST, 0, -1}},")
-    for name in audit.SIGNED_FIELDS:
-        if name not in C_SIGNED_SOURCES:
-            raise SpecError(f"audit.SIGNED_FIELDS {name}: _fastsign.c has no code for it")
-        out.append(f"    {{{c_text(',' + json.dumps(name) + ':')}, {C_SIGNED_SOURCES[name]}, 0, -1}},")
+    out += ["", "/* ---- the audit line of a signed order after audit.head(), as audit.entry() writes it */",
+            "static const SpecAudit SPEC_AUDIT[] = {"]
+    for line in audit_fields():
+        out.append(line)
     out.append("};")
     body = "\n".join(out) + "\n"
     return body + f'#define SPEC_DIGEST "{hashlib.sha256(body.encode()).hexdigest()}" /* of the text above */\n'

@@ -54,6 +54,7 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
         check_order(v, app, compile_rules(spec.common_rules(of_kind, None if api_known else spec.VARIANTS)),
                     req.order)
         v.raise_if_any(REQUEST)
+        raise AssertionError(f"order_spec: no variant of {app.kind.value} for api {req.api}, mode {req.mode}")
     values = check_order(v, app, RULES[variant.name], req.order)
     v.raise_if_any(REQUEST)
 
@@ -62,15 +63,17 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
     key = require_ring(app, env).primary
     method = spec.METHODS[req.api]
     sign_data = SIGN_DATA[variant.name](app.offer_id, env, values)
-    pay_sig = compute_mac(key.secret.reveal(), f"{method}&{sign_data}")
-    signature = compute_mac(req.session_key.encode("utf-8"), sign_data)
-    out = {"sign_data": sign_data, "pay_sig": pay_sig, "signature": signature, "method": method,
+    out = {"sign_data": sign_data, "pay_sig": compute_mac(key.secret.reveal(), f"{method}&{sign_data}"),
+           "signature": compute_mac(req.session_key.encode("utf-8"), sign_data), "method": method,
            "key_version": key.version, "env": ENV_TO_PROTO[env]}
     args = {name: out[source] for name, source in spec.CLIENT_ARGS}
-    if req.api == pb.PAYMENT_API_VIRTUAL_PAYMENT:
-        args[spec.CLIENT_ARGS_MODE] = spec.MODE_NAMES[req.mode]
+    if variant.mode in spec.MODE_NAMES:
+        args[spec.CLIENT_ARGS_MODE] = spec.MODE_NAMES[variant.mode]
     out["client_args"] = COMPACT_JSON.encode(args)
-    return pb.SignOrderResponse(**{field: out[source] for field, source in spec.RESPONSE_FIELDS.items()})
+    return pb.SignOrderResponse(**{field: out[source] for field, source in RESPONSE_FIELDS})
+
+
+RESPONSE_FIELDS = tuple(spec.RESPONSE_FIELDS.items())
 
 
 def _variant(v: Violations, app: App, req: pb.SignOrderRequest) -> spec.Variant | None:
