@@ -637,13 +637,13 @@ static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_
             case AUDIT_KEY_ENV: buf_quoted(audit, SPEC_ENV_NAME[it->env], strlen(SPEC_ENV_NAME[it->env])); break;
             case AUDIT_SIGNATURE_FP: {
                 uint8_t d[EVP_MAX_MD_SIZE];
-                char fp[16];
+                char fp[2 * SPEC_FINGERPRINT_BYTES];
                 if (!EVP_Digest(pay_sig, 64, d, NULL, SHA256_MD, NULL)) {
                     PyErr_SetString(PyExc_RuntimeError, "OpenSSL: SHA-256 failed");
                     return 0;
                 }
-                to_hex(d, 8, fp);
-                buf_quoted(audit, fp, 16);
+                to_hex(d, SPEC_FINGERPRINT_BYTES, fp);
+                buf_quoted(audit, fp, sizeof fp);
                 break;
             }
         }
@@ -761,7 +761,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "paysig.server._fastsign",
-    PyDoc_STR("The compiled SignOrder path for valid minigame and miniprogram orders; see fastpath.py."), -1,
+    PyDoc_STR("The compiled SignOrder path for the variants order_spec.py marks compiled; see fastpath.py."), -1,
     methods,
 };
 

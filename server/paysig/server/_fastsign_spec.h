@@ -8,6 +8,7 @@
 #define SPEC_MAX_OUT_TRADE_NO_CHARS 32
 #define SPEC_OUT_TRADE_NO_NOT_FIRST 95
 #define SPEC_MAX_AUDIT_CHARS 128 /* longer values would be clipped in the line */
+#define SPEC_FINGERPRINT_BYTES 8 /* audit.fingerprint: hex of these SHA-256 bytes */
 /* ASCII bytes rules.OUT_TRADE_NO and rules.SESSION_KEY accept (they accept no other character) */
 static const unsigned char SPEC_OUT_TRADE_NO_CHAR[128] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -164,4 +165,4 @@ static const SpecAudit SPEC_AUDIT[] = {
     {",\"key_env\":", 11, AUDIT_KEY_ENV, 0, -1},
     {",\"signature_fp\":", 16, AUDIT_SIGNATURE_FP, 0, -1},
 };
-#define SPEC_DIGEST "d923d498146f1ff60cacefcc6a95cd0ebc2f699a149968a3639ccf082581a444" /* of the text above */
+#define SPEC_DIGEST "f5ab5db7c5312c1410f8890d610f408a77352c217bc3271634cc475130a4c6fe" /* of the text above */

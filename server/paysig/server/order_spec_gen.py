@@ -117,7 +117,8 @@ def audit_fields() -> list[str]:
                     "AUDIT_INT" if f.type == f.TYPE_INT64 else None)
             if kind is None:
                 raise SpecError(f"audit field {name}: _fastsign.c has no code for its type")
-            rows.append(f"    {{{c_text(prefix)}, {kind}, {int(in_order)}, {'ORDER' if in_order else 'REQ'}_{name.upper()}}},")
+            ref = f"{'ORDER' if in_order else 'REQ'}_{name.upper()}"
+            rows.append(f"    {{{c_text(prefix)}, {kind}, {int(in_order)}, {ref}}},")
         elif name == "code":
             rows.append(f"    {{{c_text(prefix + json.dumps('OK'))}, AUDIT_CONST, 0, -1}},")
         elif name in from_response and name in C_SIGNED_SOURCES:
@@ -125,6 +126,15 @@ def audit_fields() -> list[str]:
         else:
             raise SpecError(f"audit field {name}: _fastsign.c has no code for it")
     return rows
+
+
+def fingerprint_bytes() -> int:
+    """How many leading bytes of SHA-256(signature) audit.fingerprint writes, in hex."""
+    sample = "0" * 64
+    n = len(audit.fingerprint(sample)) // 2
+    if audit.fingerprint(sample) != hashlib.sha256(sample.encode()).hexdigest()[:2 * n]:
+        raise SpecError("audit.fingerprint is no longer a hex prefix of SHA-256: _fastsign.c has no code for it")
+    return n
 
 
 def generate() -> str:
@@ -137,6 +147,7 @@ def generate() -> str:
            f"#define SPEC_MAX_OUT_TRADE_NO_CHARS {rules.MAX_OUT_TRADE_NO_CHARS}",
            f"#define SPEC_OUT_TRADE_NO_NOT_FIRST {ord(rules.OUT_TRADE_NO_NOT_FIRST)}",
            f"#define SPEC_MAX_AUDIT_CHARS {audit.MAX_FIELD_CHARS} /* longer values would be clipped in the line */",
+           f"#define SPEC_FINGERPRINT_BYTES {fingerprint_bytes()} /* audit.fingerprint: hex of these SHA-256 bytes */",
            "/* ASCII bytes rules.OUT_TRADE_NO and rules.SESSION_KEY accept (they accept no other character) */"]
     for name, pattern in (("SPEC_OUT_TRADE_NO_CHAR", rules.OUT_TRADE_NO), ("SPEC_SESSION_KEY_CHAR", rules.SESSION_KEY)):
         if pattern.fullmatch("\x80") or pattern.fullmatch("\u00e9") or pattern.fullmatch("\u4e2d"):
