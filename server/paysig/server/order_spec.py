@@ -243,15 +243,16 @@ ORDER_FIELDS = tuple(pb.Order.DESCRIPTOR.fields_by_name)
 APIS_OF_KIND = {kind: tuple(dict.fromkeys(v.api for v in VARIANTS if v.kind is kind and not v.refused))
                 for kind in AppKind}
 NEEDS_OFFER_ID = frozenset((v.kind, v.api) for v in VARIANTS if any(k.source == OFFER_ID for k in v.sign_data))
-_BY_REQUEST: dict[tuple[AppKind, int, int, bool], Variant] = {}
-for _v in VARIANTS:
-    for _env in ((False, True) if _v.sign_data_env is None else (_v.sign_data_env,)):
-        _BY_REQUEST.setdefault((_v.kind, _v.api, _v.mode, _env), _v)
 
 
 def find(kind: AppKind, api: int, mode: int, sign_data_env: bool) -> Variant | None:
     """The variant of a request; game items ignore ``mode`` (which must be unset)."""
-    return _BY_REQUEST.get((kind, api, UNSPECIFIED if api == pb.PAYMENT_API_GAME_ITEM else mode, sign_data_env))
+    if api == pb.PAYMENT_API_GAME_ITEM:
+        mode = UNSPECIFIED
+    for v in VARIANTS:  # a scan, not a dict: hashing an Enum runs Python code
+        if v.kind is kind and v.api == api and v.mode == mode and v.sign_data_env in (None, sign_data_env):
+            return v
+    return None
 
 
 def common_rules(variants: list[Variant], presence_from: tuple[Variant, ...] | None = None) -> dict[str, Field]:

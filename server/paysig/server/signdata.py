@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .keys import Env
@@ -38,24 +38,19 @@ class Key:
 COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def compile_sign_data(keys: Sequence[Key]) -> Callable[[str | None, Env, Mapping[str, Any]], str]:
+def compile_sign_data(keys: Sequence[Key]) -> Callable[[str | None, Env, dict[str, Any]], str]:
     """The signData builder of a variant's ``keys``: (offer_id, env, order
     values) -> signData, the order values checked (defaults applied, None for
-    an unset optional field)."""
+    an unset optional field); it adds OFFER_ID and ENV to them."""
     plan = [(key.name, key.source if isinstance(key.source, str) else None,
              key.source.value if isinstance(key.source, Const) else None, key.omit_empty) for key in keys]
 
-    def build(offer_id: str | None, env: Env, order: Mapping[str, Any]) -> str:
+    def build(offer_id: str | None, env: Env, order: dict[str, Any]) -> str:
+        order[OFFER_ID] = offer_id
+        order[ENV] = env.value
         fields: dict[str, Any] = {}
         for name, source, const, omit_empty in plan:
-            if source is None:
-                value = const
-            elif source == OFFER_ID:
-                value = offer_id
-            elif source == ENV:
-                value = env.value
-            else:
-                value = order[source]
+            value = const if source is None else order[source]
             if omit_empty and (value is None or value == ""):
                 continue
             fields[name] = value

@@ -3,6 +3,7 @@ build signData from them, then sign it."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,7 +37,7 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
             f"api: {pb.PaymentApi.Name(req.api)} does not fit app {app.app_id!r} of kind {app.kind.value}; "
             f"use {' or '.join(pb.PaymentApi.Name(api) for api in kind_apis)}",
         )
-    elif (app.kind, req.api) in spec.NEEDS_OFFER_ID and not app.offer_id:
+    elif not app.offer_id and (app.kind, req.api) in spec.NEEDS_OFFER_ID:
         raise PaysigError(
             Code.FAILED_PRECONDITION,
             "OFFER_ID_NOT_CONFIGURED",
@@ -66,14 +67,17 @@ def sign_order(config: Config, req: pb.SignOrderRequest) -> pb.SignOrderResponse
     out = {"sign_data": sign_data, "pay_sig": compute_mac(key.secret.reveal(), f"{method}&{sign_data}"),
            "signature": compute_mac(req.session_key.encode("utf-8"), sign_data), "method": method,
            "key_version": key.version, "env": ENV_TO_PROTO[env]}
-    args = {name: out[source] for name, source in spec.CLIENT_ARGS}
+    args = dict(zip(CLIENT_ARG_KEYS, CLIENT_ARG_VALUES(out)))
     if variant.mode in spec.MODE_NAMES:
         args[spec.CLIENT_ARGS_MODE] = spec.MODE_NAMES[variant.mode]
     out["client_args"] = COMPACT_JSON.encode(args)
-    return pb.SignOrderResponse(**{field: out[source] for field, source in RESPONSE_FIELDS})
+    return pb.SignOrderResponse(**dict(zip(RESPONSE_KEYS, RESPONSE_VALUES(out))))
 
 
-RESPONSE_FIELDS = tuple(spec.RESPONSE_FIELDS.items())
+CLIENT_ARG_KEYS = tuple(name for name, _ in spec.CLIENT_ARGS)
+CLIENT_ARG_VALUES = operator.itemgetter(*(source for _, source in spec.CLIENT_ARGS))
+RESPONSE_KEYS = tuple(spec.RESPONSE_FIELDS)
+RESPONSE_VALUES = operator.itemgetter(*spec.RESPONSE_FIELDS.values())
 
 
 def _variant(v: Violations, app: App, req: pb.SignOrderRequest) -> spec.Variant | None:
