@@ -27,9 +27,9 @@ MAX_JSON_DEPTH = 64  # nested arrays and objects
 MAX_JSON_NUMBER_CHARS = 64
 
 OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*@]+")
-OUT_TRADE_NO_RULE = (f"must be {{lo}}-{MAX_OUT_TRADE_NO_CHARS} characters of 0-9 A-Z a-z _ - | * @ "
-                     "and not start with '_'")
 OUT_TRADE_NO_NOT_FIRST = "_"
+OUT_TRADE_NO_RULE = (f"must be {{lo}}-{MAX_OUT_TRADE_NO_CHARS} characters of 0-9 A-Z a-z _ - | * @ "
+                     f"and not start with '{OUT_TRADE_NO_NOT_FIRST}'")
 SESSION_KEY = re.compile(r"[\x21-\x7e]+")
 SIGNATURE_HEX = re.compile(r"[0-9a-f]{64}")
 URI_PATH = re.compile(r"/[\x21-\x7e]*")
