@@ -24,6 +24,7 @@ PROTO := proto/paysig/v1/signer.proto
 GO_MODULE := github.com/paysig/paysig/clients/go
 GEN_PY_OUT ?= clients/python
 GEN_CASES ?= tests/conformance/cases.json
+GEN_SPEC_H ?= server/paysig/server/_fastsign_spec.h
 GEN_GO_OUT ?= clients/go
 CONFIG ?= examples/paysig.toml
 LISTEN ?= 127.0.0.1:50051
@@ -46,7 +47,7 @@ help: ## List the targets.
 
 # ---- set-up ---------------------------------------------------------------
 
-$(VENV)/.installed: pyproject.toml setup.py server/paysig/server/_fastsign.c clients/python/pyproject.toml \
+$(VENV)/.installed: pyproject.toml setup.py server/paysig/server/_fastsign.c server/paysig/server/_fastsign_spec.h clients/python/pyproject.toml \
   | $(STAMPS)/build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ./clients/python -e '.[dev]'
@@ -109,11 +110,13 @@ generate: venv $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Regenerate the committe
 	  --plugin=protoc-gen-go-grpc=$(PROTOC_GEN_GO_GRPC) --go-grpc_out=$(GEN_GO_OUT) --go-grpc_opt=module=$(GO_MODULE) \
 	  $(PROTO)
 	$(PY) tests/conformance/generate.py $(GEN_CASES)
+	$(PY) -m paysig.server.order_spec_gen $(GEN_SPEC_H)
 
 .PHONY: checkgenerate
 checkgenerate: venv $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Fail if the committed generated code is stale.
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(MAKE) generate GEN_PY_OUT=$$tmp/py GEN_GO_OUT=$$tmp/go GEN_CASES=$$tmp/cases.json >/dev/null; \
+	$(MAKE) generate GEN_PY_OUT=$$tmp/py GEN_GO_OUT=$$tmp/go GEN_CASES=$$tmp/cases.json \
+	  GEN_SPEC_H=$$tmp/_fastsign_spec.h >/dev/null; \
 	stale=0; \
 	for f in $$(cd $$tmp/py && find . -type f); do \
 	  cmp -s "$$tmp/py/$$f" "clients/python/$$f" || { echo "stale: clients/python/$${f#./}"; stale=1; }; \
@@ -122,6 +125,8 @@ checkgenerate: venv $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) ## Fail if the commit
 	  cmp -s "$$tmp/go/$$f" "clients/go/$$f" || { echo "stale: clients/go/$${f#./}"; stale=1; }; \
 	done; \
 	cmp -s $$tmp/cases.json tests/conformance/cases.json || { echo "stale: tests/conformance/cases.json"; stale=1; }; \
+	cmp -s $$tmp/_fastsign_spec.h server/paysig/server/_fastsign_spec.h || \
+	  { echo "stale: server/paysig/server/_fastsign_spec.h"; stale=1; }; \
 	[ $$stale = 0 ] || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }; \
 	echo "generated code is up to date"
 

@@ -22,9 +22,9 @@ from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paysig.server import fastpath, load_config
+from paysig.server import fastpath, load_config, order_spec
 from paysig.server.access import ANONYMOUS
-from paysig.server.audit import AuditLog, AuditSettings
+from paysig.server.audit import MAX_FIELD_CHARS, AuditLog, AuditSettings
 from paysig.server.errors import PaysigError
 from paysig.server.keys import Env
 from paysig.server.ops.sign_order import sign_order
@@ -35,6 +35,7 @@ from paysig.server.state import ConfigHolder
 from paysig.v1 import signer_pb2 as pb
 from support import CASES, CONFORMANCE_CONFIG, FakeContext
 
+COMPILED_KINDS = {v.kind.value for v in order_spec.VARIANTS if v.compiled}
 SIGN_ORDER_CASES = [c for c in json.loads(CASES.read_text(encoding="utf-8"))["cases"] if c["rpc"] == "SignOrder"]
 
 
@@ -100,7 +101,7 @@ def test_the_fast_path_signs_the_valid_minigame_and_miniprogram_cases_and_declin
               if fast_signs(json_format.ParseDict(c["request"], pb.SignOrderRequest()))}
     kinds = {app.app_id: app.kind.value for app in load_config(CONFORMANCE_CONFIG).apps.values()}
     valid = {c["name"] for c in SIGN_ORDER_CASES
-             if "response" in c["expect"] and kinds[c["request"]["app_id"]] in ("minigame", "miniprogram")}
+             if "response" in c["expect"] and kinds[c["request"]["app_id"]] in COMPILED_KINDS}
     assert {"mg", "mp"} <= {c["request"]["app_id"] for c in SIGN_ORDER_CASES if c["name"] in valid}
     assert signed == valid
 
@@ -176,8 +177,8 @@ def test_declines_only_what_it_cannot_audit_unclipped(request):
     except PaysigError:
         assert not fast_signs(request)
         return
-    fast_kind = config.apps[request.app_id].kind.value in ("minigame", "miniprogram")
-    assert fast_signs(request) == (fast_kind and len(request.order.product_id) <= 128)
+    fast_kind = config.apps[request.app_id].kind.value in COMPILED_KINDS
+    assert fast_signs(request) == (fast_kind and len(request.order.product_id) <= MAX_FIELD_CHARS)
 
 
 VALID = pb.SignOrderRequest(app_id="mg", env=pb.ENV_SANDBOX, api=pb.PAYMENT_API_GAME_ITEM,
@@ -316,5 +317,5 @@ def test_encoded_head_is_the_json_of_head(caller, peer, request_id, rpc):
 def test_app_keys_do_not_show_their_key():
     from paysig.server import _fastsign
 
-    keys = _fastsign.AppKeys("minigame", "1450000001", (1, b"very-secret-app-key"), None)
+    keys = _fastsign.AppKeys("minigame", "1450000001", {pb.ENV_PRODUCTION: (1, b"very-secret-app-key")})
     assert "secret" not in repr(keys) and not [a for a in dir(keys) if not a.startswith("__")]

@@ -1,15 +1,19 @@
 /*
- * paysig.server._fastsign: the compiled path of SignOrder for valid orders of
- * minigame apps (requestMidasPaymentGameItem) and miniprogram apps
- * (requestVirtualPayment).
+ * paysig.server._fastsign: the compiled path of SignOrder, for the variants
+ * order_spec.py marks `compiled` (minigame requestMidasPaymentGameItem,
+ * miniprogram requestVirtualPayment).
  *
- * It signs only what it has checked against every rule of the Python
- * reference (ops/sign_order.py, rules.py) and produces the same bytes: the
- * signData, both HMACs, the serialized SignOrderResponse and the audit line.
- * Anything else (a superapp, a wrong API, any broken rule, any doubt) is
- * declined: the item's slot is None and Python's reference path answers it,
- * with its violations. tests/test_fastsign.py holds the two paths to the same
- * output on the conformance cases and on generated orders.
+ * It holds no rule of its own: _fastsign_spec.h, generated from order_spec.py,
+ * rules.py, audit.py and the proto by `make generate`, lists Order's fields,
+ * each variant's checks, defaults and signData fields, the response's field
+ * numbers and the audit line's fields; this file interprets those tables. It
+ * signs only what passes every rule and produces the reference path's bytes
+ * (ops/sign_order.py): the signData, both HMACs, the serialized
+ * SignOrderResponse and the audit line. Anything else (a variant it was not
+ * generated for, any broken rule, any doubt) is declined: the item's slot is
+ * None and Python's reference path answers it, with its violations.
+ * tests/test_fastsign.py holds the two paths to the same output on the
+ * conformance cases and on generated orders.
  *
  * HMAC-SHA256 and SHA-256 come from OpenSSL's libcrypto (EVP_MAC, EVP_MD),
  * which uses the CPU's SHA extensions where it has them. Each app key is set
@@ -118,10 +122,17 @@ static void buf_varint(Buf *b, uint64_t v) {
     buf_put(b, tmp, n);
 }
 
+/* v in decimal, as Python's str(int) writes it. */
 static void buf_int(Buf *b, long long v) {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%lld", v);
-    buf_put(b, tmp, (size_t)n);
+    char *end = tmp + sizeof tmp, *p = end;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    buf_put(b, p, (size_t)(end - p));
 }
 
 /* A JSON string as Python's json (ensure_ascii=False) writes it. */
@@ -151,38 +162,111 @@ static void buf_json_string(Buf *b, const char *s, size_t n) {
     buf_byte(b, '"');
 }
 
-/* A length-delimited protobuf field. */
-static void pb_bytes(Buf *b, int field, const char *s, size_t n) {
+/* A JSON string of s, which needs no escaping (hex digits, generated identifiers). */
+static void buf_quoted(Buf *b, const char *s, size_t n) {
+    buf_byte(b, '"');
+    buf_put(b, s, n);
+    buf_byte(b, '"');
+}
+
+/* A protobuf field (tag: field number and wire type), left out when empty or 0 as proto3 does. */
+static void pb_bytes(Buf *b, uint8_t tag, const char *s, size_t n) {
     if (n == 0) return;
-    buf_byte(b, (uint8_t)(field << 3 | 2));
+    buf_byte(b, tag);
     buf_varint(b, n);
     buf_put(b, s, n);
 }
 
-static void pb_varint(Buf *b, int field, uint64_t v) {
+static void pb_varint(Buf *b, uint8_t tag, uint64_t v) {
     if (v == 0) return;
-    buf_byte(b, (uint8_t)(field << 3));
+    buf_byte(b, tag);
     buf_varint(b, v);
 }
 
+/* ---- the rules, generated from order_spec.py ------------------------------ */
+
+enum { SPEC_STR, SPEC_INT };
+typedef struct {
+    const char *name;
+    int type;         /* SPEC_STR or SPEC_INT */
+    int has_presence; /* an `optional` field: HasField tells set from unset */
+} SpecField;
+
+enum { CHECK_TEXT, CHECK_POSITIVE, CHECK_OUT_TRADE_NO, CHECK_ONE_OF, CHECK_UNSET };
+typedef struct {
+    int field;              /* ORDER_* */
+    int check;              /* CHECK_* */
+    int required;
+    long long limit;        /* CHECK_TEXT: max bytes; CHECK_OUT_TRADE_NO: min length; CHECK_ONE_OF: n values */
+    const char *deflt;      /* for an empty string, or NULL */
+    size_t deflt_n;
+    const char *const *values; /* CHECK_ONE_OF */
+    int not_above;          /* CHECK_POSITIVE: an ORDER_* field it may not exceed (when positive), or -1 */
+} SpecRule;
+
+enum { SRC_CONST, SRC_OFFER_ID, SRC_ENV, SRC_ORDER };
+typedef struct {
+    const char *prefix; /* "key": (SRC_CONST: with its value) */
+    size_t prefix_n;
+    int source;         /* SRC_* */
+    int field;          /* SRC_ORDER: ORDER_* */
+    int omit_empty;
+} SpecKey;
+
+typedef struct {
+    int kind; /* KIND_* */
+    long long api, mode;
+    /* identifiers, written in JSON unescaped; client_mode: NULL for none */
+    const char *method;
+    size_t method_n;
+    const char *pay_sig_prefix;
+    size_t pay_sig_prefix_n;
+    const char *api_name;
+    size_t api_name_n;
+    const char *client_mode;
+    size_t client_mode_n;
+    const SpecRule *rules;
+    size_t n_rules;
+    const SpecKey *keys;
+    size_t n_keys;
+} SpecVariant;
+
+enum { OUT_SIGN_DATA, OUT_PAY_SIG, OUT_SIGNATURE, OUT_METHOD, OUT_KEY_VERSION, OUT_ENV, OUT_CLIENT_ARGS };
+typedef struct {
+    uint8_t tag;
+    int source; /* OUT_* */
+} SpecOut;
+typedef struct {
+    const char *key;
+    size_t key_n;
+    int source; /* OUT_* */
+} SpecArg;
+
+enum { AUDIT_STR, AUDIT_INT, AUDIT_ENV, AUDIT_API, AUDIT_CONST, AUDIT_KEY_VERSION, AUDIT_KEY_ENV, AUDIT_SIGNATURE_FP };
+typedef struct {
+    const char *prefix; /* ,"key": (AUDIT_CONST: with its value) */
+    size_t prefix_n;
+    int source;         /* AUDIT_* */
+    int in_order;       /* field is ORDER_* (else REQ_*) */
+    int field;
+} SpecAudit;
+
+#include "_fastsign_spec.h"
+
 /* ---- AppKeys -------------------------------------------------------------- */
-
-enum { ENV_PRODUCTION = 1, ENV_SANDBOX = 2 }; /* paysig.v1.Env */
-
-enum { KIND_MINIGAME = 0, KIND_MINIPROGRAM = 1 };
 
 typedef struct {
     PyObject_HEAD
-    int kind;       /* KIND_MINIGAME: requestMidasPaymentGameItem; KIND_MINIPROGRAM: requestVirtualPayment */
+    int kind;       /* KIND_*: SPEC_KIND_NAMES */
     char *offer_id; /* UTF-8, NUL-terminated */
     Py_ssize_t offer_id_n;
-    int has[3];         /* by paysig.v1.Env */
-    uint32_t version[3];
-    EVP_MAC_CTX *key[3]; /* keyed with the env's signing key; OpenSSL cleanses it when freed */
+    int has[SPEC_N_ENVS]; /* by paysig.v1.Env */
+    uint32_t version[SPEC_N_ENVS];
+    EVP_MAC_CTX *key[SPEC_N_ENVS]; /* keyed with the env's signing key; OpenSSL cleanses it when freed */
 } AppKeys;
 
 static void AppKeys_clear_keys(AppKeys *self) {
-    for (int env = 0; env < 3; env++) {
+    for (int env = 0; env < SPEC_N_ENVS; env++) {
         EVP_MAC_CTX_free(self->key[env]);
         self->key[env] = NULL;
         self->has[env] = 0;
@@ -195,32 +279,18 @@ static void AppKeys_dealloc(AppKeys *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int set_key(AppKeys *self, int env, PyObject *spec) {
-    if (spec == Py_None) return 0;
-    unsigned int version;
-    Py_buffer key;
-    if (!PyArg_ParseTuple(spec, "Iy*", &version, &key)) return -1;
-    self->key[env] = hmac_new(key.buf, (size_t)key.len);
-    PyBuffer_Release(&key);
-    if (!self->key[env]) return -1;
-    self->has[env] = 1;
-    self->version[env] = version;
-    return 0;
-}
-
 static int AppKeys_init(AppKeys *self, PyObject *args, PyObject *kwds) {
-    static char *names[] = {"kind", "offer_id", "production", "sandbox", NULL};
+    static char *names[] = {"kind", "offer_id", "keys", NULL};
     const char *kind, *offer;
     Py_ssize_t offer_n;
-    PyObject *production, *sandbox;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ss#OO", names, &kind, &offer, &offer_n, &production, &sandbox))
+    PyObject *keys;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ss#O!", names, &kind, &offer, &offer_n, &PyDict_Type, &keys))
         return -1;
-    if (strcmp(kind, "minigame") == 0) {
-        self->kind = KIND_MINIGAME;
-    } else if (strcmp(kind, "miniprogram") == 0) {
-        self->kind = KIND_MINIPROGRAM;
-    } else {
-        PyErr_SetString(PyExc_ValueError, "kind: minigame or miniprogram");
+    self->kind = -1;
+    for (int k = 0; k < KIND_COUNT; k++)
+        if (strcmp(kind, SPEC_KIND_NAMES[k]) == 0) self->kind = k;
+    if (self->kind < 0) {
+        PyErr_SetString(PyExc_ValueError, "kind: not an app kind the fast path was generated for");
         return -1;
     }
     PyMem_Free(self->offer_id);
@@ -229,15 +299,33 @@ static int AppKeys_init(AppKeys *self, PyObject *args, PyObject *kwds) {
     memcpy(self->offer_id, offer, (size_t)offer_n + 1);
     self->offer_id_n = offer_n;
     AppKeys_clear_keys(self);
-    if (set_key(self, ENV_PRODUCTION, production) < 0 || set_key(self, ENV_SANDBOX, sandbox) < 0) return -1;
+    PyObject *env_obj, *spec;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(keys, &pos, &env_obj, &spec)) {
+        long env = PyLong_AsLong(env_obj);
+        if (env == -1 && PyErr_Occurred()) return -1;
+        if (env < 0 || env >= SPEC_N_ENVS || SPEC_ENV_SIGN_DATA[env] < 0) {
+            PyErr_SetString(PyExc_ValueError, "keys: by paysig.v1.Env number, production or sandbox");
+            return -1;
+        }
+        unsigned int version;
+        Py_buffer key;
+        if (!PyArg_ParseTuple(spec, "Iy*", &version, &key)) return -1;
+        EVP_MAC_CTX_free(self->key[env]);
+        self->key[env] = hmac_new(key.buf, (size_t)key.len);
+        PyBuffer_Release(&key);
+        if (!self->key[env]) return -1;
+        self->has[env] = 1;
+        self->version[env] = version;
+    }
     return 0;
 }
 
 static PyTypeObject AppKeysType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "paysig.server._fastsign.AppKeys",
-    .tp_doc = PyDoc_STR("AppKeys(kind, offer_id, production, sandbox): a minigame or miniprogram app's "
-                        "offerId and signing keys, each (version, key bytes) or None. The key cannot be read back."),
+    .tp_doc = PyDoc_STR("AppKeys(kind, offer_id, keys): an app's kind (one of KINDS), offerId and signing keys, "
+                        "keys mapping a paysig.v1.Env number to (version, key bytes). The keys cannot be read back."),
     .tp_basicsize = sizeof(AppKeys),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -245,16 +333,16 @@ static PyTypeObject AppKeysType = {
     .tp_dealloc = (destructor)AppKeys_dealloc,
 };
 
-/* ---- the rules (rules.py), for the values the fast path accepts --------- */
+/* ---- checks (rules.py), for valid UTF-8 ----------------------------------- */
 
-#define MAX_SAFE_INTEGER 9007199254740991LL
-
-/* Unicode category Cc: U+0000-U+001F, U+007F-U+009F (valid UTF-8 input). */
+/* rules.CONTROL_CHARS, which matches code points below U+0100 only. */
 static int has_control_chars(const char *s, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) return 1;
-        if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x9f) return 1;
+        if (c < 0x80 ? SPEC_CONTROL_CHAR[c]
+                     : (c == 0xc2 || c == 0xc3) && i + 1 < n &&
+                           SPEC_CONTROL_CHAR[((c & 0x1f) << 6) | ((unsigned char)s[i + 1] & 0x3f)])
+            return 1;
     }
     return 0;
 }
@@ -266,45 +354,22 @@ static Py_ssize_t utf8_chars(const char *s, Py_ssize_t n) {
     return chars;
 }
 
-static int text_ok(const char *s, Py_ssize_t n, Py_ssize_t max_bytes, int required) {
-    if (n == 0) return !required;
-    return n <= max_bytes && !has_control_chars(s, n);
-}
-
-static int out_trade_no_ok(const char *s, Py_ssize_t n, Py_ssize_t min_length) {
-    if (n < min_length || n > 32 || s[0] == '_') return 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '-' ||
-              c == '|' || c == '*' || c == '@'))
-            return 0;
-    }
-    return 1;
-}
-
-static int session_key_ok(const char *s, Py_ssize_t n) {
-    if (n < 1 || n > 256) return 0;
+/* Every byte is an ASCII character table accepts. */
+static int ascii_in(const char *s, Py_ssize_t n, const unsigned char table[128]) {
     for (Py_ssize_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e) return 0;
+        if ((unsigned char)s[i] >= 0x80 || !table[(unsigned char)s[i]]) return 0;
     return 1;
 }
 
-static int positive_ok(long long v) { return v >= 1 && v <= MAX_SAFE_INTEGER; }
+static int positive_ok(long long v) { return v >= 1 && v <= SPEC_MAX_SAFE_INTEGER; }
 
 /* ---- sign_orders ----------------------------------------------------------- */
 
-static PyObject *S_app_id, *S_env, *S_api, *S_mode, *S_order, *S_session_key, *S_product_id, *S_goods_price,
-    *S_buy_quantity, *S_out_trade_no, *S_attach, *S_currency_type, *S_platform, *S_zone_id, *S_HasField,
-    *S_activity_selling_price, *S_api_names[2], *S_env_names[3];
-
-#define PAYMENT_API_GAME_ITEM 1
-#define PAYMENT_API_VIRTUAL_PAYMENT 2
-#define MODE_GOODS 1 /* VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS */
-#define MODE_COIN 2  /* VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN */
-#define MAX_AUDIT_CHARS 128 /* audit.MAX_FIELD_CHARS: longer values would be clipped there */
+static PyObject *S_order, *S_HasField, *S_request_names[REQ_COUNT], *S_order_names[ORDER_COUNT],
+    *S_api_names[SPEC_N_VARIANTS], *S_env_labels[SPEC_N_ENVS];
 
 typedef struct {
-    PyObject *owned[12];
+    PyObject *owned[REQ_COUNT + ORDER_COUNT + 1];
     int n_owned;
 } Refs;
 
@@ -336,212 +401,261 @@ static int int_attr(PyObject *obj, PyObject *name, long long *out) {
 }
 
 typedef struct {
-    const char *app_id, *session_key, *product_id, *out_trade_no, *attach, *currency, *platform, *zone_id;
-    Py_ssize_t app_id_n, session_key_n, product_id_n, out_trade_no_n, attach_n, currency_n, platform_n, zone_id_n;
-    long long env, mode, goods_price, buy_quantity, activity_selling_price;
-    int has_activity_selling_price;
+    const char *str[ORDER_COUNT]; /* as sent */
+    Py_ssize_t str_n[ORDER_COUNT];
+    const char *val[ORDER_COUNT]; /* as signed: the default for an empty string */
+    Py_ssize_t val_n[ORDER_COUNT];
+    long long num[ORDER_COUNT];
+    int has[ORDER_COUNT]; /* set: a non-empty string or non-zero number, or HasField for optional fields */
+    const char *req_str[REQ_COUNT];
+    Py_ssize_t req_str_n[REQ_COUNT];
+    long long req_num[REQ_COUNT];
+    const SpecVariant *variant;
+    int variant_index;
+    long long env;
     AppKeys *app;
 } Item;
 
-/* 1: the item is valid and signable here; 0: decline; -1: a Python error.
- * The rules are those of ops/sign_order.py for a minigame app's game item
- * order and a miniprogram app's virtual payment order. */
-static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
-    long long api;
-    if (int_attr(req, S_api, &api) < 0 || int_attr(req, S_mode, &it->mode) < 0 ||
-        int_attr(req, S_env, &it->env) < 0)
-        return -1;
-    if (it->env != ENV_PRODUCTION && it->env != ENV_SANDBOX) return 0;
+/* Reads a field of obj into str/num; 1, 0 to decline, -1 on a Python error. */
+static int read_field(Refs *r, PyObject *obj, PyObject *name, int type, const char **str, Py_ssize_t *str_n,
+                      long long *num) {
+    if (type == SPEC_INT) return int_attr(obj, name, num) < 0 ? -1 : 1;
+    *num = 0;
+    if (!(*str = str_attr(r, obj, name, str_n))) return PyErr_Occurred() ? -1 : 0;
+    return 1;
+}
 
-    if (!(it->app_id = str_attr(r, req, S_app_id, &it->app_id_n))) return PyErr_Occurred() ? -1 : 0;
-    PyObject *app = PyDict_GetItemWithError(apps, r->owned[r->n_owned - 1]);
+/* Whether the value passes the rule (order_spec.Field, as ops/sign_order.py checks it). */
+static int rule_ok(const SpecRule *rule, Item *it) {
+    int f = rule->field;
+    const char *s = it->val[f];
+    Py_ssize_t n = it->val_n[f];
+    long long v = it->num[f];
+    switch (rule->check) {
+        case CHECK_UNSET:
+            return !it->has[f];
+        case CHECK_POSITIVE:
+            if (SPEC_ORDER_FIELDS[f].has_presence ? !it->has[f] : !rule->required && v == 0) return 1;
+            if (!positive_ok(v)) return 0;
+            return rule->not_above < 0 || !(v > it->num[rule->not_above] && it->num[rule->not_above] > 0);
+        case CHECK_TEXT:
+            if (n == 0) return !rule->required;
+            return n <= rule->limit && !has_control_chars(s, n);
+        case CHECK_OUT_TRADE_NO:
+            return n >= rule->limit && n <= SPEC_MAX_OUT_TRADE_NO_CHARS && s[0] != SPEC_OUT_TRADE_NO_NOT_FIRST &&
+                   ascii_in(s, n, SPEC_OUT_TRADE_NO_CHAR);
+        case CHECK_ONE_OF:
+            for (long long i = 0; i < rule->limit; i++)
+                if ((size_t)n == strlen(rule->values[i]) && memcmp(s, rule->values[i], (size_t)n) == 0) return 1;
+            return 0;
+    }
+    return 0;
+}
+
+/* 1: the item is valid and signable here; 0: decline; -1: a Python error.
+ * The rules are the compiled variants' of order_spec.py. */
+static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
+    PyObject *app_id = NULL;
+    for (int f = 0; f < REQ_COUNT; f++) {
+        int ok = read_field(r, req, S_request_names[f], SPEC_REQUEST_FIELDS[f].type, &it->req_str[f],
+                            &it->req_str_n[f], &it->req_num[f]);
+        if (ok <= 0) return ok;
+        if (f == REQ_APP_ID) app_id = r->owned[r->n_owned - 1];
+    }
+    it->env = it->req_num[REQ_ENV];
+    if (it->env < 0 || it->env >= SPEC_N_ENVS || SPEC_ENV_SIGN_DATA[it->env] < 0) return 0;
+
+    PyObject *app = PyDict_GetItemWithError(apps, app_id);
     if (!app) return PyErr_Occurred() ? -1 : 0;
     if (!PyObject_TypeCheck(app, &AppKeysType)) {
         PyErr_SetString(PyExc_TypeError, "apps: values must be AppKeys");
         return -1;
     }
     it->app = (AppKeys *)app;
-    if (!it->app->has[it->env] || utf8_chars(it->app_id, it->app_id_n) > MAX_AUDIT_CHARS) return 0;
-    int vp = it->app->kind == KIND_MINIPROGRAM;
-    if (vp ? api != PAYMENT_API_VIRTUAL_PAYMENT || (it->mode != MODE_GOODS && it->mode != MODE_COIN)
-           : api != PAYMENT_API_GAME_ITEM || it->mode != 0)
+    if (!it->app->has[it->env]) return 0;
+    it->variant = NULL;
+    for (int i = 0; i < SPEC_N_VARIANTS; i++) {
+        const SpecVariant *v = &SPEC_VARIANTS[i];
+        if (v->kind == it->app->kind && v->api == it->req_num[REQ_API] && v->mode == it->req_num[REQ_MODE]) {
+            it->variant = v;
+            it->variant_index = i;
+        }
+    }
+    if (!it->variant) return 0;
+    const char *session_key = it->req_str[REQ_SESSION_KEY];
+    Py_ssize_t session_key_n = it->req_str_n[REQ_SESSION_KEY];
+    if (session_key_n < 1 || session_key_n > SPEC_MAX_SESSION_KEY_CHARS ||
+        !ascii_in(session_key, session_key_n, SPEC_SESSION_KEY_CHAR))
         return 0;
-    int item = !vp || it->mode == MODE_GOODS; /* an item with a product_id and goods_price */
-
-    if (!(it->session_key = str_attr(r, req, S_session_key, &it->session_key_n))) return PyErr_Occurred() ? -1 : 0;
-    if (!session_key_ok(it->session_key, it->session_key_n)) return 0;
 
     PyObject *order = PyObject_GetAttr(req, S_order);
     if (!order) return -1;
     r->owned[r->n_owned++] = order;
-    PyObject *has = PyObject_CallMethodOneArg(order, S_HasField, S_activity_selling_price);
-    if (!has) return -1;
-    it->has_activity_selling_price = PyObject_IsTrue(has);
-    Py_DECREF(has);
-    if (it->has_activity_selling_price < 0) return -1;
-    if (it->has_activity_selling_price && !(vp && item)) return 0;
-
-    if (int_attr(order, S_goods_price, &it->goods_price) < 0 || int_attr(order, S_buy_quantity, &it->buy_quantity) < 0)
-        return -1;
-    if (!positive_ok(it->buy_quantity)) return 0;
-    if (item ? !positive_ok(it->goods_price) : it->goods_price != 0) return 0;
-    if (it->has_activity_selling_price) {
-        if (int_attr(order, S_activity_selling_price, &it->activity_selling_price) < 0) return -1;
-        if (!positive_ok(it->activity_selling_price) || it->activity_selling_price > it->goods_price) return 0;
+    for (int f = 0; f < ORDER_COUNT; f++) {
+        it->str[f] = it->val[f] = "";
+        it->str_n[f] = it->val_n[f] = 0;
+        it->num[f] = 0;
+        if (SPEC_ORDER_FIELDS[f].has_presence) {
+            PyObject *has = PyObject_CallMethodOneArg(order, S_HasField, S_order_names[f]);
+            if (!has) return -1;
+            it->has[f] = PyObject_IsTrue(has);
+            Py_DECREF(has);
+            if (it->has[f] < 0) return -1;
+            if (!it->has[f]) continue; /* unset: "" or 0 */
+        }
+        int ok = read_field(r, order, S_order_names[f], SPEC_ORDER_FIELDS[f].type, &it->str[f], &it->str_n[f],
+                            &it->num[f]);
+        if (ok <= 0) return ok;
+        if (!SPEC_ORDER_FIELDS[f].has_presence)
+            it->has[f] = SPEC_ORDER_FIELDS[f].type == SPEC_INT ? it->num[f] != 0 : it->str_n[f] != 0;
+        it->val[f] = it->str[f];
+        it->val_n[f] = it->str_n[f];
     }
-    if (!(it->product_id = str_attr(r, order, S_product_id, &it->product_id_n)) ||
-        !(it->out_trade_no = str_attr(r, order, S_out_trade_no, &it->out_trade_no_n)) ||
-        !(it->attach = str_attr(r, order, S_attach, &it->attach_n)) ||
-        !(it->currency = str_attr(r, order, S_currency_type, &it->currency_n)) ||
-        !(it->platform = str_attr(r, order, S_platform, &it->platform_n)))
-        return PyErr_Occurred() ? -1 : 0;
-    if (!(it->zone_id = str_attr(r, order, S_zone_id, &it->zone_id_n))) return PyErr_Occurred() ? -1 : 0;
-
-    if (item ? !text_ok(it->product_id, it->product_id_n, 256, 1) : it->product_id_n != 0) return 0;
-    if (utf8_chars(it->product_id, it->product_id_n) > MAX_AUDIT_CHARS) return 0;
-    if (!out_trade_no_ok(it->out_trade_no, it->out_trade_no_n, vp ? 8 : 1)) return 0;
-    if (!text_ok(it->attach, it->attach_n, 1024, vp)) return 0;
-    if (it->currency_n == 0) { it->currency = "CNY"; it->currency_n = 3; }
-    if (it->currency_n != 3 || memcmp(it->currency, "CNY", 3) != 0) return 0;
-    if (vp) return it->platform_n == 0 && it->zone_id_n == 0; /* virtual payment signData has neither */
-    if (it->platform_n == 0) { it->platform = "android"; it->platform_n = 7; }
-    if (it->platform_n != 7 || memcmp(it->platform, "android", 7) != 0) return 0;
-    if (it->zone_id_n == 0) { it->zone_id = "1"; it->zone_id_n = 1; }
-    if (!text_ok(it->zone_id, it->zone_id_n, 64, 1)) return 0;
+    for (size_t i = 0; i < it->variant->n_rules; i++) {
+        const SpecRule *rule = &it->variant->rules[i];
+        if (rule->deflt && it->val_n[rule->field] == 0) {
+            it->val[rule->field] = rule->deflt;
+            it->val_n[rule->field] = (Py_ssize_t)rule->deflt_n;
+        }
+        if (!rule_ok(rule, it)) return 0;
+    }
+    for (size_t i = 0; i < sizeof SPEC_AUDIT / sizeof SPEC_AUDIT[0]; i++) {
+        const SpecAudit *a = &SPEC_AUDIT[i];
+        if (a->source != AUDIT_STR) continue;
+        const char *s = a->in_order ? it->str[a->field] : it->req_str[a->field];
+        Py_ssize_t n = a->in_order ? it->str_n[a->field] : it->req_str_n[a->field];
+        if (utf8_chars(s, n) > SPEC_MAX_AUDIT_CHARS) return 0;
+    }
     return 1;
 }
 
-/* By AppKeys.kind: the wx method, the PaymentApi name, and what paySig signs
- * before the signData ("method&"). */
-static const char *const METHOD[2] = {"requestMidasPaymentGameItem", "requestVirtualPayment"};
-static const char *const API_NAME[2] = {"PAYMENT_API_GAME_ITEM", "PAYMENT_API_VIRTUAL_PAYMENT"};
-static const char *const PAY_SIG_PREFIX[2] = {"requestMidasPaymentGameItem&", "requestVirtualPayment&"};
-static const char *const MODE_NAME[3] = {"", "short_series_goods", "short_series_coin"};
-
-static void json_key_string(Buf *b, const char *key, const char *s, Py_ssize_t n) {
-    buf_put(b, key, strlen(key));
-    buf_json_string(b, s, (size_t)n);
-}
-
-static void json_key_int(Buf *b, const char *key, long long v) {
-    buf_put(b, key, strlen(key));
-    buf_int(b, v);
-}
-
-/* signData, in signdata.py's field order for each method. */
+/* signData: the variant's keys, in order. */
 static void sign_data(const Item *it, Buf *data) {
-    const char *env = it->env == ENV_SANDBOX ? "1" : "0";
     data->n = 0;
-    if (it->app->kind == KIND_MINIGAME) {
-        PUT_LIT(data, "{\"mode\":\"goods\"");
-        json_key_string(data, ",\"offerId\":", it->app->offer_id, it->app->offer_id_n);
-        json_key_int(data, ",\"buyQuantity\":", it->buy_quantity);
-        PUT_LIT(data, ",\"env\":");
-        buf_put(data, env, 1);
-        json_key_string(data, ",\"currencyType\":", it->currency, it->currency_n);
-        json_key_string(data, ",\"platform\":", it->platform, it->platform_n);
-        json_key_string(data, ",\"zoneId\":", it->zone_id, it->zone_id_n);
-        json_key_string(data, ",\"productId\":", it->product_id, it->product_id_n);
-        json_key_int(data, ",\"goodsPrice\":", it->goods_price);
-        json_key_string(data, ",\"outTradeNo\":", it->out_trade_no, it->out_trade_no_n);
-        if (it->attach_n) json_key_string(data, ",\"attach\":", it->attach, it->attach_n);
-    } else {
-        json_key_string(data, "{\"offerId\":", it->app->offer_id, it->app->offer_id_n);
-        json_key_int(data, ",\"buyQuantity\":", it->buy_quantity);
-        PUT_LIT(data, ",\"env\":");
-        buf_put(data, env, 1);
-        json_key_string(data, ",\"currencyType\":", it->currency, it->currency_n);
-        if (it->mode == MODE_GOODS) {
-            json_key_string(data, ",\"productId\":", it->product_id, it->product_id_n);
-            json_key_int(data, ",\"goodsPrice\":", it->goods_price);
-            if (it->has_activity_selling_price)
-                json_key_int(data, ",\"activitySellingPrice\":", it->activity_selling_price);
+    buf_byte(data, '{');
+    int first = 1;
+    for (size_t i = 0; i < it->variant->n_keys; i++) {
+        const SpecKey *k = &it->variant->keys[i];
+        int f = k->field;
+        if (k->omit_empty && k->source == SRC_ORDER &&
+            (SPEC_ORDER_FIELDS[f].has_presence ? !it->has[f]
+                                                : SPEC_ORDER_FIELDS[f].type == SPEC_STR && it->val_n[f] == 0))
+            continue;
+        if (!first) buf_byte(data, ',');
+        first = 0;
+        buf_put(data, k->prefix, k->prefix_n);
+        switch (k->source) {
+            case SRC_CONST: break;
+            case SRC_OFFER_ID: buf_json_string(data, it->app->offer_id, (size_t)it->app->offer_id_n); break;
+            case SRC_ENV: buf_int(data, SPEC_ENV_SIGN_DATA[it->env]); break;
+            case SRC_ORDER:
+                if (SPEC_ORDER_FIELDS[f].type == SPEC_INT) buf_int(data, it->num[f]);
+                else buf_json_string(data, it->val[f], (size_t)it->val_n[f]);
+                break;
         }
-        json_key_string(data, ",\"outTradeNo\":", it->out_trade_no, it->out_trade_no_n);
-        json_key_string(data, ",\"attach\":", it->attach, it->attach_n);
     }
     buf_byte(data, '}');
 }
 
+/* A response value (OUT_*) as bytes; numbers through *num. */
+static const char *out_value(int source, const Item *it, const Buf *data, const char *pay_sig, const char *signature,
+                             const Buf *args, size_t *n, uint64_t *num) {
+    switch (source) {
+        case OUT_SIGN_DATA: *n = data->n; return data->p;
+        case OUT_PAY_SIG: *n = 64; return pay_sig;
+        case OUT_SIGNATURE: *n = 64; return signature;
+        case OUT_METHOD: *n = it->variant->method_n; return it->variant->method;
+        case OUT_CLIENT_ARGS: *n = args->n; return args->p;
+        case OUT_KEY_VERSION: *num = it->app->version[it->env]; return NULL;
+        case OUT_ENV: *num = (uint64_t)it->env; return NULL;
+    }
+    *n = 0;
+    return "";
+}
+
 /* Signs a valid item: the SignOrderResponse into out, its audit line into
- * audit. session: a context for the session key HMACs, keyed here per item;
- * digest: a context for the signature's fingerprint. 1, or 0 with a Python
- * error set. */
-static int sign_item(const Item *it, EVP_MAC_CTX *session, EVP_MD_CTX *digest, const char *head, Py_ssize_t head_n,
-                     Buf *out, Buf *audit, Buf *data, Buf *args) {
-    int kind = it->app->kind;
+ * audit. session: a context for the session key HMACs, keyed here per item.
+ * 1, or 0 with a Python error set. */
+static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_ssize_t head_n, Buf *out,
+                     Buf *audit, Buf *data, Buf *args) {
+    const SpecVariant *var = it->variant;
     sign_data(it, data);
     if (data->failed) return 1;
 
     char pay_sig[64], signature[64];
-    if (!hmac_hex(it->app->key[it->env], NULL, 0, PAY_SIG_PREFIX[kind], strlen(PAY_SIG_PREFIX[kind]), data->p,
+    if (!hmac_hex(it->app->key[it->env], NULL, 0, var->pay_sig_prefix, var->pay_sig_prefix_n, data->p,
                   data->n, pay_sig) ||
-        !hmac_hex(session, (const uint8_t *)it->session_key, (size_t)it->session_key_n, "", 0, data->p, data->n,
-                  signature))
+        !hmac_hex(session, (const uint8_t *)it->req_str[REQ_SESSION_KEY], (size_t)it->req_str_n[REQ_SESSION_KEY],
+                  "", 0, data->p, data->n, signature))
         return 0;
 
     args->n = 0;
-    PUT_LIT(args, "{\"signData\":");
-    buf_json_string(args, data->p, data->n);
-    PUT_LIT(args, ",\"paySig\":\"");
-    buf_put(args, pay_sig, 64);
-    PUT_LIT(args, "\",\"signature\":\"");
-    buf_put(args, signature, 64);
-    buf_byte(args, '"');
-    if (kind == KIND_MINIPROGRAM) {
-        PUT_LIT(args, ",\"mode\":\"");
-        buf_put(args, MODE_NAME[it->mode], strlen(MODE_NAME[it->mode]));
-        buf_byte(args, '"');
+    buf_byte(args, '{');
+    for (size_t i = 0; i < sizeof SPEC_CLIENT_ARGS / sizeof SPEC_CLIENT_ARGS[0]; i++) {
+        size_t n = 0;
+        uint64_t num = 0;
+        const char *v = out_value(SPEC_CLIENT_ARGS[i].source, it, data, pay_sig, signature, args, &n, &num);
+        if (i) buf_byte(args, ',');
+        buf_put(args, SPEC_CLIENT_ARGS[i].key, SPEC_CLIENT_ARGS[i].key_n);
+        if (SPEC_CLIENT_ARGS[i].source == OUT_SIGN_DATA) buf_json_string(args, v, n);
+        else buf_quoted(args, v, n); /* hex or an identifier */
+    }
+    if (var->client_mode) {
+        buf_byte(args, ',');
+        PUT_LIT(args, SPEC_CLIENT_ARGS_MODE);
+        buf_quoted(args, var->client_mode, var->client_mode_n);
     }
     buf_byte(args, '}');
     if (args->failed) return 1;
 
-    pb_bytes(out, 1, data->p, data->n);
-    pb_bytes(out, 2, pay_sig, 64);
-    pb_bytes(out, 3, signature, 64);
-    pb_bytes(out, 4, METHOD[kind], strlen(METHOD[kind]));
-    pb_varint(out, 5, it->app->version[it->env]);
-    pb_varint(out, 6, (uint64_t)it->env);
-    pb_bytes(out, 7, args->p, args->n);
-
-    /* the audit line: audit.entry's keys and order after the caller's head */
-    static const char *env_name[3] = {"", "ENV_PRODUCTION", "ENV_SANDBOX"};
-    uint8_t d[EVP_MAX_MD_SIZE];
-    char fp[16];
-    if (!EVP_DigestInit_ex2(digest, SHA256_MD, NULL) || !EVP_DigestUpdate(digest, pay_sig, 64) ||
-        !EVP_DigestFinal_ex(digest, d, NULL)) {
-        PyErr_SetString(PyExc_RuntimeError, "OpenSSL: SHA-256 failed");
-        return 0;
+    for (size_t i = 0; i < sizeof SPEC_RESPONSE / sizeof SPEC_RESPONSE[0]; i++) {
+        size_t n = 0;
+        uint64_t num = 0;
+        const char *v = out_value(SPEC_RESPONSE[i].source, it, data, pay_sig, signature, args, &n, &num);
+        if (v) pb_bytes(out, SPEC_RESPONSE[i].tag, v, n);
+        else pb_varint(out, SPEC_RESPONSE[i].tag, num);
     }
-    to_hex(d, 8, fp);
+
+    /* the audit line: audit.CallAudit.record's keys and order after the caller's head */
     buf_put(audit, head, (size_t)head_n);
-    PUT_LIT(audit, ",\"app_id\":");
-    buf_json_string(audit, it->app_id, (size_t)it->app_id_n);
-    PUT_LIT(audit, ",\"env\":\"");
-    buf_put(audit, env_name[it->env], strlen(env_name[it->env]));
-    PUT_LIT(audit, "\",\"api\":\"");
-    buf_put(audit, API_NAME[kind], strlen(API_NAME[kind]));
-    PUT_LIT(audit, "\",\"out_trade_no\":");
-    buf_json_string(audit, it->out_trade_no, (size_t)it->out_trade_no_n);
-    PUT_LIT(audit, ",\"product_id\":");
-    buf_json_string(audit, it->product_id, (size_t)it->product_id_n);
-    PUT_LIT(audit, ",\"goods_price\":");
-    buf_int(audit, it->goods_price);
-    PUT_LIT(audit, ",\"buy_quantity\":");
-    buf_int(audit, it->buy_quantity);
-    PUT_LIT(audit, ",\"code\":\"OK\",\"key_version\":");
-    buf_int(audit, it->app->version[it->env]);
-    PUT_LIT(audit, ",\"key_env\":\"");
-    buf_put(audit, env_name[it->env], strlen(env_name[it->env]));
-    PUT_LIT(audit, "\",\"signature_fp\":\"");
-    buf_put(audit, fp, 16);
-    PUT_LIT(audit, "\"}\n");
+    for (size_t i = 0; i < sizeof SPEC_AUDIT / sizeof SPEC_AUDIT[0]; i++) {
+        const SpecAudit *a = &SPEC_AUDIT[i];
+        buf_put(audit, a->prefix, a->prefix_n);
+        switch (a->source) {
+            case AUDIT_STR:
+                if (a->in_order) buf_json_string(audit, it->str[a->field], (size_t)it->str_n[a->field]);
+                else buf_json_string(audit, it->req_str[a->field], (size_t)it->req_str_n[a->field]);
+                break;
+            case AUDIT_INT: buf_int(audit, a->in_order ? it->num[a->field] : it->req_num[a->field]); break;
+            case AUDIT_ENV: {
+                const char *name = SPEC_ENV_NAME[a->in_order ? it->num[a->field] : it->req_num[a->field]];
+                buf_quoted(audit, name, strlen(name));
+                break;
+            }
+            case AUDIT_API: buf_quoted(audit, var->api_name, var->api_name_n); break;
+            case AUDIT_CONST: break;
+            case AUDIT_KEY_VERSION: buf_int(audit, it->app->version[it->env]); break;
+            case AUDIT_KEY_ENV: buf_quoted(audit, SPEC_ENV_NAME[it->env], strlen(SPEC_ENV_NAME[it->env])); break;
+            case AUDIT_SIGNATURE_FP: {
+                uint8_t d[EVP_MAX_MD_SIZE];
+                char fp[2 * SPEC_FINGERPRINT_BYTES];
+                if (!EVP_Digest(pay_sig, 64, d, NULL, SHA256_MD, NULL)) {
+                    PyErr_SetString(PyExc_RuntimeError, "OpenSSL: SHA-256 failed");
+                    return 0;
+                }
+                to_hex(d, SPEC_FINGERPRINT_BYTES, fp);
+                buf_quoted(audit, fp, sizeof fp);
+                break;
+            }
+        }
+    }
+    PUT_LIT(audit, "}\n");
     return 1;
 }
 
 static PyObject *count_signed(PyObject *counts, const Item *it) {
-    PyObject *key = Py_BuildValue("(s#OO)", it->app_id, it->app_id_n, S_env_names[it->env],
-                                  S_api_names[it->app->kind]);
+    PyObject *key = Py_BuildValue("(s#OO)", it->req_str[REQ_APP_ID], it->req_str_n[REQ_APP_ID],
+                                  S_env_labels[it->env], S_api_names[it->variant_index]);
     if (!key) return NULL;
     PyObject *old = PyDict_GetItemWithError(counts, key);
     long n = old ? PyLong_AsLong(old) + 1 : 1;
@@ -563,9 +677,7 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject *results = PyList_New(n), *counts = PyDict_New();
     Buf out = {0}, audit = {0}, data = {0}, cargs = {0}, one = {0};
-    /* created for the first signed item, freed (the session key cleansed) at the end */
-    EVP_MAC_CTX *session = NULL;
-    EVP_MD_CTX *digest = NULL;
+    EVP_MAC_CTX *session = NULL; /* created for the first signed item, freed (and cleansed) at the end */
     if (!results || !counts) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
         Refs r = {.n_owned = 0};
@@ -578,12 +690,12 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
             continue;
         }
         one.n = 0;
-        if (!session && (!(session = EVP_MAC_CTX_dup(SESSION_TEMPLATE)) || !(digest = EVP_MD_CTX_new()))) {
+        if (!session && !(session = EVP_MAC_CTX_dup(SESSION_TEMPLATE))) {
             PyErr_SetString(PyExc_RuntimeError, "OpenSSL: cannot set up HMAC-SHA256");
             refs_clear(&r);
             goto fail;
         }
-        if (!sign_item(&it, session, digest, head, head_n, &one, &audit, &data, &cargs)) {
+        if (!sign_item(&it, session, head, head_n, &one, &audit, &data, &cargs)) {
             refs_clear(&r);
             goto fail;
         }
@@ -595,9 +707,9 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
                 uint8_t tmp[10];
                 Buf len = {(char *)tmp, 0, sizeof tmp, 0};
                 buf_varint(&len, inner);
-                buf_byte(&out, 0x0a);
+                buf_byte(&out, SPEC_BATCH_RESULTS_TAG);
                 buf_varint(&out, 1 + len.n + inner);
-                buf_byte(&out, 0x0a);
+                buf_byte(&out, SPEC_RESULT_RESPONSE_TAG);
                 buf_put(&out, tmp, len.n);
                 buf_put(&out, one.p, one.n);
                 if (!out.failed) encoded = PyBytes_FromStringAndSize(out.p, (Py_ssize_t)out.n);
@@ -614,14 +726,12 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *lines = PyBytes_FromStringAndSize(audit.p ? audit.p : "", (Py_ssize_t)audit.n);
     PyMem_Free(out.p); PyMem_Free(audit.p); PyMem_Free(data.p); PyMem_Free(cargs.p); PyMem_Free(one.p);
     EVP_MAC_CTX_free(session);
-    EVP_MD_CTX_free(digest);
     Py_DECREF(seq);
     if (!lines) { Py_DECREF(results); Py_DECREF(counts); return NULL; }
     return Py_BuildValue("(NNN)", results, lines, counts);
 fail:
     PyMem_Free(out.p); PyMem_Free(audit.p); PyMem_Free(data.p); PyMem_Free(cargs.p); PyMem_Free(one.p);
     EVP_MAC_CTX_free(session);
-    EVP_MD_CTX_free(digest);
     Py_DECREF(seq);
     Py_XDECREF(results);
     Py_XDECREF(counts);
@@ -656,7 +766,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "paysig.server._fastsign",
-    PyDoc_STR("The compiled SignOrder path for valid minigame and miniprogram orders; see fastpath.py."), -1,
+    PyDoc_STR("The compiled SignOrder path for the variants order_spec.py marks compiled; see fastpath.py."), -1,
     methods,
 };
 
@@ -671,21 +781,27 @@ PyMODINIT_FUNC PyInit__fastsign(void) {
         return NULL;
     }
     if (!SESSION_TEMPLATE && !(SESSION_TEMPLATE = hmac_new((const uint8_t *)"", 0))) return NULL;
-    struct { PyObject **slot; const char *s; } names[] = {
-        {&S_app_id, "app_id"}, {&S_env, "env"}, {&S_api, "api"}, {&S_mode, "mode"}, {&S_order, "order"},
-        {&S_session_key, "session_key"}, {&S_product_id, "product_id"}, {&S_goods_price, "goods_price"},
-        {&S_buy_quantity, "buy_quantity"}, {&S_out_trade_no, "out_trade_no"}, {&S_attach, "attach"},
-        {&S_currency_type, "currency_type"}, {&S_platform, "platform"}, {&S_zone_id, "zone_id"},
-        {&S_HasField, "HasField"}, {&S_activity_selling_price, "activity_selling_price"},
-        {&S_api_names[KIND_MINIGAME], "PAYMENT_API_GAME_ITEM"},
-        {&S_api_names[KIND_MINIPROGRAM], "PAYMENT_API_VIRTUAL_PAYMENT"},
-        {&S_env_names[ENV_PRODUCTION], "production"}, {&S_env_names[ENV_SANDBOX], "sandbox"}, /* metrics.ENV_LABELS */
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!(*names[i].slot = PyUnicode_InternFromString(names[i].s))) return NULL;
+    if (!(S_order = PyUnicode_InternFromString("order")) || !(S_HasField = PyUnicode_InternFromString("HasField")))
+        return NULL;
+    for (int f = 0; f < REQ_COUNT; f++)
+        if (!(S_request_names[f] = PyUnicode_InternFromString(SPEC_REQUEST_FIELDS[f].name))) return NULL;
+    for (int f = 0; f < ORDER_COUNT; f++)
+        if (!(S_order_names[f] = PyUnicode_InternFromString(SPEC_ORDER_FIELDS[f].name))) return NULL;
+    for (int i = 0; i < SPEC_N_VARIANTS; i++)
+        if (!(S_api_names[i] = PyUnicode_InternFromString(SPEC_VARIANTS[i].api_name))) return NULL;
+    for (int env = 0; env < SPEC_N_ENVS; env++)
+        if (SPEC_ENV_LABEL[env] && !(S_env_labels[env] = PyUnicode_InternFromString(SPEC_ENV_LABEL[env]))) return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (!m) return NULL;
-    if (PyModule_AddObjectRef(m, "AppKeys", (PyObject *)&AppKeysType) < 0) {
+    PyObject *kinds = PyTuple_New(KIND_COUNT);
+    for (int k = 0; kinds && k < KIND_COUNT; k++) {
+        PyObject *name = PyUnicode_FromString(SPEC_KIND_NAMES[k]);
+        if (!name) Py_CLEAR(kinds);
+        else PyTuple_SET_ITEM(kinds, k, name);
+    }
+    if (!kinds || PyModule_AddObjectRef(m, "AppKeys", (PyObject *)&AppKeysType) < 0 ||
+        PyModule_AddObject(m, "KINDS", kinds) < 0 || PyModule_AddStringConstant(m, "SPEC_DIGEST", SPEC_DIGEST) < 0) {
+        Py_XDECREF(kinds);
         Py_DECREF(m);
         return NULL;
     }

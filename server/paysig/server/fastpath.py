@@ -1,13 +1,13 @@
 """The compiled path of SignOrder (unary and batch items), for speed.
 
-``_fastsign`` (C, built with the package) signs the valid orders of minigame
-apps (requestMidasPaymentGameItem) and miniprogram apps
-(requestVirtualPayment) with the same bytes as the reference path in
-ops/sign_order.py: signData, paySig, signature, the serialized response and
-the audit line. It declines everything else (superapps, and any item that
-breaks a rule), and the reference path answers those, violations and all.
-Access control, rate limits and the audit write stay in the pipeline, for
-both paths.
+``_fastsign`` (C, built with the package) signs the valid orders of the
+variants order_spec.py marks ``compiled`` (its rules come from
+_fastsign_spec.h, generated from order_spec.py) with the same bytes as the
+reference path in ops/sign_order.py: signData, paySig, signature, the
+serialized response and the audit line. It declines everything else
+(superapps, and any item that breaks a rule), and the reference path answers
+those, violations and all. Access control, rate limits and the audit write
+stay in the pipeline, for both paths.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from .access import Caller
-from .config import AppKind, Config
+from .config import Config
 from .keys import Env
+from .ops.common import ENV_TO_PROTO
 
 try:
     from . import _fastsign
@@ -27,20 +28,20 @@ AVAILABLE = _fastsign is not None
 
 
 class FastOrders:
-    """The fast path for one config generation: each minigame and
-    miniprogram app's offerId and the inner and outer HMAC states of its
-    signing keys, held in C."""
+    """The fast path for one config generation: the offerId and signing keys
+    of each app of a kind _fastsign was generated for, held in C."""
 
     def __init__(self, config: Config):
         self._apps: dict[str, Any] = {}
         for app in config.apps.values():
-            if app.kind not in (AppKind.MINIGAME, AppKind.MINIPROGRAM) or not app.offer_id:
+            if app.kind.value not in _fastsign.KINDS or not app.offer_id:
                 continue
-            specs = []
-            for env in (Env.PRODUCTION, Env.SANDBOX):
+            keys = {}
+            for env in Env:
                 ring = app.key_ring(env)
-                specs.append(None if ring is None else (ring.primary.version, ring.primary.secret.reveal()))
-            self._apps[app.app_id] = _fastsign.AppKeys(app.kind.value, app.offer_id, *specs)
+                if ring is not None:
+                    keys[ENV_TO_PROTO[env]] = (ring.primary.version, ring.primary.secret.reveal())
+            self._apps[app.app_id] = _fastsign.AppKeys(app.kind.value, app.offer_id, keys)
         self._by_caller: dict[frozenset[str], dict[str, Any]] = {}
 
     def _apps_for(self, caller: Caller) -> dict[str, Any]:

@@ -19,6 +19,7 @@ MAX_SAFE_INTEGER = 2**53 - 1  # signData is parsed by JavaScript on the client
 MAX_ATTACH_BYTES = 1024
 MAX_PRODUCT_ID_BYTES = 256
 MAX_ZONE_ID_BYTES = 64
+MAX_OUT_TRADE_NO_CHARS = 32
 MAX_JSON_BYTES = 64 * 1024
 MAX_SESSION_KEY_CHARS = 256
 MAX_URI_CHARS = 256
@@ -26,7 +27,9 @@ MAX_JSON_DEPTH = 64  # nested arrays and objects
 MAX_JSON_NUMBER_CHARS = 64
 
 OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*@]+")
-OUT_TRADE_NO_RULE = "must be {lo}-32 characters of 0-9 A-Z a-z _ - | * @ and not start with '_'"
+OUT_TRADE_NO_NOT_FIRST = "_"
+OUT_TRADE_NO_RULE = (f"must be {{lo}}-{MAX_OUT_TRADE_NO_CHARS} characters of 0-9 A-Z a-z _ - | * @ "
+                     f"and not start with '{OUT_TRADE_NO_NOT_FIRST}'")
 SESSION_KEY = re.compile(r"[\x21-\x7e]+")
 SIGNATURE_HEX = re.compile(r"[0-9a-f]{64}")
 URI_PATH = re.compile(r"/[\x21-\x7e]*")
@@ -94,7 +97,8 @@ def check_out_trade_no(v: Violations, field: str, value: str, *, min_length: int
     rule = OUT_TRADE_NO_RULE.format(lo=min_length)
     if not value:
         v.add(field, Rule.REQUIRED, f"required; {rule}")
-    elif not (min_length <= len(value) <= 32) or not OUT_TRADE_NO.fullmatch(value) or value[0] == "_":
+    elif (not min_length <= len(value) <= MAX_OUT_TRADE_NO_CHARS or not OUT_TRADE_NO.fullmatch(value)
+          or value[0] == OUT_TRADE_NO_NOT_FIRST):
         v.add(field, Rule.FORMAT, rule)
 
 

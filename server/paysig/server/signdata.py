@@ -1,5 +1,6 @@
 """The canonical signData string: compact JSON, fields in the order of
-WeChat's official examples, numbers as JSON numbers, strings as JSON strings.
+WeChat's official examples (each variant's `sign_data` in order_spec.py),
+numbers as JSON numbers, strings as JSON strings.
 
 The caller hands this exact string to the client; it is never re-serialised.
 """
@@ -8,83 +9,51 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .keys import Env
 
-
-@dataclasses.dataclass(frozen=True)
-class GameItemOrder:
-    """signData of wx.requestMidasPaymentGameItem. Superapp orders have no
-    offer_id or zone_id, and env only when the app sets sign_data_env (None
-    leaves the field out)."""
-
-    offer_id: str | None
-    env: Env | None
-    zone_id: str | None
-    product_id: str
-    goods_price: int
-    buy_quantity: int
-    currency_type: str
-    platform: str
-    out_trade_no: str
-    attach: str
+OFFER_ID = "@offer_id"  # the app's configured offerId
+ENV = "@env"  # the signing key's env as signData writes it: 0 production, 1 sandbox
 
 
 @dataclasses.dataclass(frozen=True)
-class VirtualPaymentOrder:
-    """signData of wx.requestVirtualPayment (mode is a call argument, not a field).
-    Coin mode has no product_id, goods_price or activity_selling_price;
-    superapp orders have no env (None leaves it out)."""
+class Const:
+    value: str
 
-    offer_id: str
-    env: Env | None
-    product_id: str | None
-    goods_price: int | None
-    activity_selling_price: int | None
-    buy_quantity: int
-    currency_type: str
-    out_trade_no: str
-    attach: str
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+    """One signData field: its JSON key and where its value comes from (an
+    Order field's name, OFFER_ID, ENV or a Const); ``omit_empty`` leaves it out
+    when the value is empty or unset."""
+
+    name: str
+    source: str | Const
+    omit_empty: bool = False
 
 
 # Compact, non-ASCII kept as UTF-8; built once (json.dumps with options builds an encoder per call).
 COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def _dump(fields: list[tuple[str, Any]]) -> str:
-    return COMPACT_JSON.encode({k: v for k, v in fields if v is not None})
+def compile_sign_data(keys: Sequence[Key]) -> Callable[[str | None, Env, dict[str, Any]], str]:
+    """The signData builder of a variant's ``keys``: (offer_id, env, order
+    values) -> signData, the order values checked (defaults applied, None for
+    an unset optional field); it adds OFFER_ID and ENV to them."""
+    plan = [(key.name, key.source if isinstance(key.source, str) else None,
+             key.source.value if isinstance(key.source, Const) else None, key.omit_empty) for key in keys]
 
+    def build(offer_id: str | None, env: Env, order: dict[str, Any]) -> str:
+        order[OFFER_ID] = offer_id
+        order[ENV] = env.value
+        fields: dict[str, Any] = {}
+        for name, source, const, omit_empty in plan:
+            value = const if source is None else order[source]
+            if omit_empty and (value is None or value == ""):
+                continue
+            fields[name] = value
+        return COMPACT_JSON.encode(fields)
 
-def game_item_sign_data(o: GameItemOrder) -> str:
-    return _dump(
-        [
-            ("mode", "goods"),
-            ("offerId", o.offer_id),
-            ("buyQuantity", o.buy_quantity),
-            ("env", None if o.env is None else o.env.value),
-            ("currencyType", o.currency_type),
-            ("platform", o.platform),
-            ("zoneId", o.zone_id),
-            ("productId", o.product_id),
-            ("goodsPrice", o.goods_price),
-            ("outTradeNo", o.out_trade_no),
-            ("attach", o.attach or None),
-        ]
-    )
-
-
-def virtual_payment_sign_data(o: VirtualPaymentOrder) -> str:
-    return _dump(
-        [
-            ("offerId", o.offer_id),
-            ("buyQuantity", o.buy_quantity),
-            ("env", None if o.env is None else o.env.value),
-            ("currencyType", o.currency_type),
-            ("productId", o.product_id),
-            ("goodsPrice", o.goods_price),
-            ("activitySellingPrice", o.activity_selling_price),
-            ("outTradeNo", o.out_trade_no),
-            ("attach", o.attach),
-        ]
-    )
+    return build
