@@ -151,7 +151,7 @@ static const SpecOut SPEC_RESPONSE[] = {
 static const SpecArg SPEC_CLIENT_ARGS[] = {{"\"signData\":", 11, OUT_SIGN_DATA}, {"\"paySig\":", 9, OUT_PAY_SIG}, {"\"signature\":", 12, OUT_SIGNATURE}};
 #define SPEC_CLIENT_ARGS_MODE "\"mode\":"
 
-/* ---- the audit line of a signed order after audit.head(), as audit.entry() writes it */
+/* ---- the audit line of a signed order after CallAudit.head(), as audit.CallAudit.record() writes it */
 static const SpecAudit SPEC_AUDIT[] = {
     {",\"app_id\":", 10, AUDIT_STR, 0, REQ_APP_ID},
     {",\"env\":", 7, AUDIT_ENV, 0, REQ_ENV},
@@ -165,4 +165,4 @@ static const SpecAudit SPEC_AUDIT[] = {
     {",\"key_env\":", 11, AUDIT_KEY_ENV, 0, -1},
     {",\"signature_fp\":", 16, AUDIT_SIGNATURE_FP, 0, -1},
 };
-#define SPEC_DIGEST "f5ab5db7c5312c1410f8890d610f408a77352c217bc3271634cc475130a4c6fe" /* of the text above */
+#define SPEC_DIGEST "d330c8d408881b58b110f8234a19ac41227e0b60234ddaa5da3f9e99a30bda43" /* of the text above */

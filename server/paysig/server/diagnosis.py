@@ -19,8 +19,10 @@ import json
 import re
 from typing import Any
 
-from .keys import Env
-from .signdata import GameItemOrder, VirtualPaymentOrder, game_item_sign_data, virtual_payment_sign_data
+from paysig.v1 import signer_pb2 as pb
+
+from . import order_spec
+from .config import AppKind
 
 CLIENT_METHODS = ("requestMidasPaymentGameItem", "requestVirtualPayment")
 WECHAT_API_ORIGIN = "https://api.weixin.qq.com"
@@ -164,10 +166,13 @@ def pay_sig_methods(raw: str, right: str, is_client: bool) -> list[tuple[str, tu
 # ---- payloads ------------------------------------------------------------------------------------------------------
 
 def _documented_order() -> dict[str, tuple[str, ...]]:
-    """WeChat's documented signData field orders, as signdata.py writes them."""
-    game = game_item_sign_data(GameItemOrder("o", Env.PRODUCTION, "1", "p", 1, 1, "CNY", "android", "t", "a"))
-    virtual = virtual_payment_sign_data(VirtualPaymentOrder("o", Env.PRODUCTION, "p", 2, 1, 1, "CNY", "t", "a"))
-    return {CLIENT_METHODS[0]: tuple(json.loads(game)), CLIENT_METHODS[1]: tuple(json.loads(virtual))}
+    """WeChat's documented signData field orders: the keys of order_spec's
+    WeChat variants (the virtual payment's goods mode has every key)."""
+    def keys(kind: AppKind, api: int, mode: int) -> tuple[str, ...]:
+        return tuple(key.name for key in order_spec.find(kind, api, mode, False).sign_data)
+
+    return {CLIENT_METHODS[0]: keys(AppKind.MINIGAME, pb.PAYMENT_API_GAME_ITEM, order_spec.UNSPECIFIED),
+            CLIENT_METHODS[1]: keys(AppKind.MINIPROGRAM, pb.PAYMENT_API_VIRTUAL_PAYMENT, order_spec.GOODS)}
 
 
 DOCUMENTED_ORDER = _documented_order()

@@ -25,7 +25,7 @@ from ..keys import Env
 from ..mac import compute_mac
 from .common import ENV_TO_PROTO, lookup_app, request_env
 from .diagnose_payload import check_payload
-from .sign_order import APIS_OF_KIND, METHODS
+from ..order_spec import APIS_OF_KIND, METHODS
 
 REQUEST = "DiagnoseSignatureRequest"
 MAX_METHOD_CHARS = 1024

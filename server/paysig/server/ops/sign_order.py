@@ -106,14 +106,6 @@ def _variant(v: Violations, app: App, req: pb.SignOrderRequest) -> spec.Variant 
     return variant
 
 
-def build_sign_data(v: Violations, app: App, env: Env | None, req: pb.SignOrderRequest) -> str:
-    """The signData of ``req`` (whose api fits the app), or "" with the broken
-    rules added to ``v``. DiagnoseSignature checks a team's signData with it."""
-    if req.api == pb.PAYMENT_API_GAME_ITEM:
-        return _game_item(v, app, env, req)
-    return _virtual_payment(v, app, env, req)
-
-
 def _order_env(v: Violations, app: App, value: int) -> Env | None:
     env = request_env(v, value)
     if app.kind is AppKind.SUPERAPP:
