@@ -23,8 +23,8 @@ from paysig.v1 import signer_pb2 as pb
 
 from . import order_spec
 from .config import AppKind
+from .order_spec import CLIENT_METHODS
 
-CLIENT_METHODS = ("requestMidasPaymentGameItem", "requestVirtualPayment")
 WECHAT_API_ORIGIN = "https://api.weixin.qq.com"
 MAX_VARIANTS = 32
 

@@ -111,6 +111,7 @@ METHODS = {
     pb.PAYMENT_API_GAME_ITEM: "requestMidasPaymentGameItem",
     pb.PAYMENT_API_VIRTUAL_PAYMENT: "requestVirtualPayment",
 }
+CLIENT_METHODS = tuple(METHODS.values())  # the METHODs of the client calls, game item first
 MODE_NAMES = {  # client_args_json's "mode" of requestVirtualPayment
     pb.VIRTUAL_PAYMENT_MODE_SHORT_SERIES_GOODS: "short_series_goods",
     pb.VIRTUAL_PAYMENT_MODE_SHORT_SERIES_COIN: "short_series_coin",

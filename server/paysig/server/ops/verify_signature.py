@@ -11,10 +11,10 @@ from ..config import App, AppKind
 from ..errors import Rule, Violations
 from ..keys import Env
 from ..mac import compute_mac, verify_mac
+from ..order_spec import CLIENT_METHODS
 from .common import ENV_TO_PROTO, api_body_env, check_signed_api, lookup_app, request_env, require_ring, resolve_env
 
 REQUEST = "VerifySignatureRequest"
-CLIENT_METHODS = ("requestMidasPaymentGameItem", "requestVirtualPayment")
 
 
 def verify_signature(config, req: pb.VerifySignatureRequest) -> pb.VerifySignatureResponse:
