@@ -22,6 +22,7 @@ import sys
 from concurrent import futures
 
 from paysig.server import grpc_server
+from paysig.server.limits import Limits
 
 DEFAULT_THREADS = inspect.signature(grpc_server.create_server).parameters["max_workers"].default
 DEFAULT_WORKERS = os.cpu_count() or 1  # paysig serve's default
@@ -39,7 +40,7 @@ def serve(address: str, threads: int, ready_fd: int) -> None:
             mac = hmac.new(key, request.order.out_trade_no.encode(), hashlib.sha256).hexdigest()
             return signer_pb2.SignOrderResponse(pay_sig=mac)
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads), options=grpc_server.SERVER_OPTIONS)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads), options=grpc_server.server_options(Limits(), reuse_port=True))
     signer_pb2_grpc.add_SignerServiceServicer_to_server(Floor(), server)
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot listen on {address}")

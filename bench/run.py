@@ -191,13 +191,13 @@ WORKERS = os.cpu_count() or 1  # paysig serve's default --workers, and so the fl
 PEER = REPO / ".tools" / "bin" / "paysig-bench-peer"
 
 
-def paysig_server(config: Path, port: int) -> Workers:
+def paysig_server(config: Path, port: int, name: str = "paysig") -> Workers:
     def pids(proc):
         serving = json.loads(proc.stderr.readline())
         return serving["pids"]
 
     return Workers([sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen",
-                    f"127.0.0.1:{port}", "--workers", str(WORKERS)], pids, "paysig")
+                    f"127.0.0.1:{port}", "--workers", str(WORKERS)], pids, name)
 
 
 def floor_server(port: int) -> Workers:
@@ -416,10 +416,11 @@ def soak(calls: int) -> int:
     return 0 if done == calls and all(g < 8 * 2**20 for g in growth.values()) else 1
 
 
+NO_SYNC = "paysig sync=none"  # paysig with [audit] sync = "none": what the durable default costs
 SCENARIOS_ROUNDS = [  # (name, call, concurrency, connections, items per call, servers)
-    ("SignOrder c=1", "SignOrder", 1, 1, 1, ("paysig", "floor (grpcio)", "go peer", "go floor")),
-    ("SignOrder c=64", "SignOrder", 64, 8, 1, ("paysig", "floor (grpcio)", "go peer", "go floor")),
-    ("BatchSignOrders x100 c=16", "BatchSignOrders", 16, 8, 100, ("paysig", "go peer")),
+    ("SignOrder c=1", "SignOrder", 1, 1, 1, ("paysig", NO_SYNC, "floor (grpcio)", "go peer", "go floor")),
+    ("SignOrder c=64", "SignOrder", 64, 8, 1, ("paysig", NO_SYNC, "floor (grpcio)", "go peer", "go floor")),
+    ("BatchSignOrders x100 c=16", "BatchSignOrders", 16, 8, 100, ("paysig", NO_SYNC, "go peer")),
 ]
 
 
@@ -513,6 +514,10 @@ def rounds_summary(rows: list[dict]) -> tuple[str, dict]:
         ("SignOrder c=1", "paysig", "floor (grpcio)", 1.05, "target: paysig <= 1.05x the sync grpcio floor"),
         ("SignOrder c=64", "paysig", "floor (grpcio)", 1.05, "target: paysig <= 1.05x the sync grpcio floor"),
         ("BatchSignOrders x100 c=16", "paysig", "go peer", 1.0, "target: paysig per order <= the Go peer"),
+        ("SignOrder c=1", "paysig", NO_SYNC, None, 'the cost of the default [audit] sync = "always"'),
+        ("SignOrder c=64", "paysig", NO_SYNC, None, 'the cost of the default [audit] sync = "always"'),
+        ("BatchSignOrders x100 c=16", "paysig", NO_SYNC, None, 'the cost of the default [audit] sync = "always"'),
+        ("SignOrder c=64", NO_SYNC, "floor (grpcio)", None, "paysig without syncs over the sync grpcio floor"),
         ("SignOrder c=1", "paysig", "go peer", None, "the gap to the Go peer"),
         ("SignOrder c=64", "paysig", "go peer", None, "the gap to the Go peer"),
         ("SignOrder c=1", "floor (grpcio)", "go floor", None, "the transport: grpcio over grpc-go"),
@@ -553,10 +558,14 @@ def main() -> int:
         config.write_text(CONFIG.format(audit=Path(tmp) / "audit.log"))
         key_file = Path(tmp) / "app.key"
         key_file.write_text(APP_KEY)
-        ports = {name: free_port() for name in ("paysig", "floor (grpcio)", "go peer", "go floor")}
+        no_sync = Path(tmp) / "bench-no-sync.toml"
+        no_sync.write_text(CONFIG.format(audit=Path(tmp) / "audit-no-sync.log").replace(
+            "[audit]\n", '[audit]\nsync = "none"\n'))
+        ports = {name: free_port() for name in ("paysig", NO_SYNC, "floor (grpcio)", "go peer", "go floor")}
         servers: dict[str, Workers] = {}
         try:
             servers["paysig"] = paysig_server(config, ports["paysig"])
+            servers[NO_SYNC] = paysig_server(no_sync, ports[NO_SYNC], NO_SYNC)
             servers["floor (grpcio)"] = floor_server(ports["floor (grpcio)"])
             servers["go peer"] = go_server(ports["go peer"], "sign", key_file, Path(tmp) / "go-audit.log")
             servers["go floor"] = go_server(ports["go floor"], "floor", key_file, Path(os.devnull))

@@ -118,3 +118,35 @@ def test_the_peer_batch_has_paysigs_bytes_for_signed_items_and_errors_where_pays
             assert a.response.SerializeToString() == b.response.SerializeToString()
     valid_only = pb.BatchSignOrdersRequest(requests=VALID)
     assert raw(go, "BatchSignOrders", valid_only) == raw(ours, "BatchSignOrders", valid_only)
+
+
+def test_the_grpcio_floor_serves_with_paysigs_workers_and_options():
+    """bench/floor_server.py (make bench's sync floor) starts its workers on
+    one port and answers SignOrder with the HMAC it stands for."""
+    import hashlib
+    import hmac
+    import select
+    import signal
+    import sys
+
+    from support import REPO, free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "floor_server.py"), "--listen",
+                             f"127.0.0.1:{port}", "--workers", "2"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert select.select([proc.stdout], [], [], 60)[0], "the floor's workers did not start"
+        pids = [int(p) for p in proc.stdout.readline().split()]  # once every worker serves
+        assert len(pids) == 2
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            answer = raw(channel, "SignOrder", order())
+        assert isinstance(answer, bytes)
+        expected = hmac.new(b"floor-key", order().order.out_trade_no.encode(), hashlib.sha256).hexdigest()
+        assert pb.SignOrderResponse.FromString(answer).pay_sig == expected
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()

@@ -15,7 +15,7 @@ from .access import AuthMode
 from .address import Address, parse_address
 from .audit import AuditLog
 from .config import Config
-from .limits import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, InFlight
+from .limits import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, InFlight, Limits
 from .pipeline import Pipeline
 from .ratelimit import RateLimiter
 from .servicer import SignerServicer, generic_handler
@@ -27,9 +27,9 @@ RPC_THREADS = 4
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
-def server_options(config: Config, reuse_port: bool) -> list[tuple[str, int]]:
-    """The channel arguments of the main listener; [limits] sets the last ones."""
-    limits = config.limits
+def server_options(limits: Limits, reuse_port: bool) -> list[tuple[str, int]]:
+    """The channel arguments of the main listener; [limits] sets the last ones
+    (bench/floor_server.py serves with the same)."""
     return [
         ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
         ("grpc.max_send_message_length", MAX_RESPONSE_BYTES),
@@ -64,7 +64,7 @@ class PaysigServer:
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="paysig-rpc"),
-            options=server_options(config, reuse_port),
+            options=server_options(config.limits, reuse_port),
             interceptors=tuple(interceptors),
         )
         self._server.add_generic_rpc_handlers((generic_handler(SignerServicer(self.pipeline)),))
