@@ -579,7 +579,7 @@ def main() -> int:
 
             paysig, paysig_port = servers["paysig"], ports["paysig"]
             for name, (call, data, items) in SCENARIOS.items():
-                if call in ("SignApiCall", "VerifySignature"):
+                if call in ("SignApiCall", "VerifySignature", "VerifyNotification"):
                     rows.append({"scenario": f"paysig {name}", **measured(paysig, s, lambda: ghz(
                         args.ghz, paysig_port, call, data, 64, 8, s, items))})
             for concurrency in (1, 4, 16, 64):
