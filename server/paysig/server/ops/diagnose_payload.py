@@ -9,29 +9,45 @@ import dataclasses
 import json
 from typing import Any
 
+from google.protobuf.descriptor import FieldDescriptor
 from paysig.v1 import signer_pb2 as pb
 
-from .. import rules
+from .. import order_spec, rules
 from ..config import App, AppKind
 from ..diagnosis import CLIENT_METHODS
 from ..errors import PaysigError, Rule, Violations
 from ..keys import Env
+from ..signdata import ENV, OFFER_ID, Const
 from .common import check_signed_api
 from .sign_order import build_sign_data
 
 STRING, NUMBER = "string", "number"
+_NUMBER_TYPES = frozenset({FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32,
+                           FieldDescriptor.TYPE_UINT64})
+
+
+def _json_types(kind: AppKind, api: int, mode: int, sign_data_env: bool) -> dict[str, str]:
+    """signData's keys and their JSON types for one of order_spec's variants:
+    a constant or the offerId is a string, env a number, an Order field a
+    number when the proto says it is an integer."""
+    types = {}
+    for key in order_spec.find(kind, api, mode, sign_data_env).sign_data:
+        if key.source == ENV:
+            types[key.name] = NUMBER
+        elif isinstance(key.source, Const) or key.source == OFFER_ID:
+            types[key.name] = STRING
+        else:
+            types[key.name] = NUMBER if pb.Order.DESCRIPTOR.fields_by_name[key.source].type in _NUMBER_TYPES else STRING
+    return types
+
+
 # signData fields and their JSON types, per client call and app kind (spec sections 2, 3 and 4).
-_GAME_ITEM = {"mode": STRING, "offerId": STRING, "buyQuantity": NUMBER, "env": NUMBER, "currencyType": STRING,
-              "platform": STRING, "zoneId": STRING, "productId": STRING, "goodsPrice": NUMBER,
-              "outTradeNo": STRING, "attach": STRING}
-_SUPERAPP_GAME_ITEM = {k: t for k, t in _GAME_ITEM.items() if k not in ("offerId", "zoneId")}
-_VIRTUAL_PAYMENT = {"offerId": STRING, "buyQuantity": NUMBER, "env": NUMBER, "currencyType": STRING,
-                    "productId": STRING, "goodsPrice": NUMBER, "activitySellingPrice": NUMBER,
-                    "outTradeNo": STRING, "attach": STRING}
+_GAME_ITEM = _json_types(AppKind.MINIGAME, pb.PAYMENT_API_GAME_ITEM, order_spec.UNSPECIFIED, False)
+_SUPERAPP_GAME_ITEM = _json_types(AppKind.SUPERAPP, pb.PAYMENT_API_GAME_ITEM, order_spec.UNSPECIFIED, True)
+_VIRTUAL_PAYMENT = _json_types(AppKind.MINIPROGRAM, pb.PAYMENT_API_VIRTUAL_PAYMENT, order_spec.GOODS, False)
 # Order fields of SignOrderRequest, by signData field.
-_ORDER_FIELDS = {"productId": "product_id", "goodsPrice": "goods_price", "buyQuantity": "buy_quantity",
-                 "outTradeNo": "out_trade_no", "attach": "attach", "currencyType": "currency_type",
-                 "platform": "platform", "zoneId": "zone_id", "activitySellingPrice": "activity_selling_price"}
+_ORDER_FIELDS = {key.name: key.source for variant in order_spec.VARIANTS for key in variant.sign_data
+                 if isinstance(key.source, str) and key.source in pb.Order.DESCRIPTOR.fields_by_name}
 _SIGN_DATA_FIELD = {f"order.{order}": name for name, order in _ORDER_FIELDS.items()}
 _INT64_MAX = 2**63 - 1
 
