@@ -2,8 +2,8 @@
 
 Like `paysig serve`, a supervisor forks N worker processes before any gRPC
 object exists; each runs a synchronous grpcio server (grpc.server with a
-thread pool) with paysig's server options (grpc_server.SERVER_OPTIONS, so
-SO_REUSEPORT on one port) and paysig's number of RPC threads (the default of
+thread pool) with paysig's listener options (grpc_server.server_options with the
+default [limits], and SO_REUSEPORT on one port) and paysig's number of RPC threads (the default of
 grpc_server.create_server). Its SignOrder computes one HMAC over the order's
 out_trade_no and answers it: no validation, no signData, no audit line.
 
