@@ -9,16 +9,18 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -186,3 +188,25 @@ class ServerProcess:
         for reader in self._readers:
             reader.join(5)
         return code
+
+
+NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")  # run a command as nobody
+
+
+def grant_nobody_search() -> Callable[[], None]:
+    """Lets a process started as nobody (NOBODY) reach this clone: its .venv
+    and sources. A clone made in `mktemp -d` sits in a 0700 directory, so each
+    directory from / to the repository that others cannot search gets o+x
+    (search, not read) until the returned function restores it."""
+    changed = []
+    for path in [*reversed(REPO.parents), REPO]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if not mode & stat.S_IXOTH:
+            os.chmod(path, mode | stat.S_IXOTH)
+            changed.append((path, mode))
+
+    def restore() -> None:
+        for path, mode in reversed(changed):
+            os.chmod(path, mode)
+
+    return restore

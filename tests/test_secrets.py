@@ -15,7 +15,7 @@ from paysig.server import ConfigError, load_config
 from paysig.server.grpc_server import UnauthenticatedNetworkError, check_listen
 from paysig.v1 import signer_pb2 as pb
 
-from support import REPO, ServerProcess, running_server, write_config
+from support import NOBODY, REPO, ServerProcess, grant_nobody_search, running_server, write_config
 from test_security import order
 
 KEY = "Zq7-secret-appkey-0001"
@@ -71,16 +71,19 @@ def test_the_environment_block_is_erased_in_a_non_root_process_that_is_not_dumpa
     child = ("import sys; from paysig.server import hardening; hardening.disable_core_dumps(); "
              "hardening.erase_from_environment('PAYSIG_TEST_APPKEY'); assert not hardening.dumpable(); "
              "print('ready', flush=True); sys.stdin.read()")
-    proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
-                             child], env={**os.environ, "PAYSIG_TEST_APPKEY": KEY}, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, cwd="/")
+    restore = grant_nobody_search()
     try:
-        assert proc.stdout.readline().strip() == "ready"
-        block = environ_of(proc.pid)
-        assert KEY.encode() not in block and b"PAYSIG_TEST_APPKEY" not in block and b"PATH=" in block
+        proc = subprocess.Popen([*NOBODY, sys.executable, "-c", child], env={**os.environ, "PAYSIG_TEST_APPKEY": KEY},
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/")
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            block = environ_of(proc.pid)
+            assert KEY.encode() not in block and b"PAYSIG_TEST_APPKEY" not in block and b"PATH=" in block
+        finally:
+            proc.stdin.close()
+            assert proc.wait(30) == 0
     finally:
-        proc.stdin.close()
-        assert proc.wait(30) == 0
+        restore()
 
 
 def test_reading_an_env_key_unsets_it_and_a_second_load_finds_it(tmp_path, monkeypatch):

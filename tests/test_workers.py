@@ -8,7 +8,8 @@ from pathlib import Path
 
 from paysig.client import Client
 
-from support import ServerProcess, hex_hmac, openssl_hmac, token_sha256, wait_for, write_config
+from support import (NOBODY, ServerProcess, grant_nobody_search, hex_hmac, openssl_hmac, token_sha256, wait_for,
+                     write_config)
 from test_security import APPS, order
 
 
@@ -437,14 +438,13 @@ def test_rate_table_reuses_idle_slots_and_is_shared_with_a_fork():
         shared.take(caller("forked", rate=0.001, burst=3), 1)  # the child spent 2 of the 3
 
 
-NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
 INTRUDER = ("import os, socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1); "
             "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print(os.fstat(s.fileno()).st_ino, flush=True); "
             "sys.stdin.read()")
 
 
 @pytest.mark.parametrize("user", ["root", "nobody"])
-def test_a_foreign_listener_joining_the_port_is_reported(tmp_path, user):
+def test_a_foreign_listener_joining_the_port_is_reported(tmp_path, user, request):
     """The limit of SO_REUSEPORT: a process of the same user that sets it
     can still join after start. The supervisor finds and logs it, and never
     the workers' own sockets, also when it is not root and its workers are
@@ -457,6 +457,7 @@ def test_a_foreign_listener_joining_the_port_is_reported(tmp_path, user):
         if os.geteuid() != 0 or not shutil.which("setpriv"):  # the machine `make test` runs on has both
             pytest.skip("starting a process as nobody needs root and setpriv (util-linux)")
         prefix = NOBODY
+        request.addfinalizer(grant_nobody_search())
         tmp_path = Path(tempfile.mkdtemp(prefix="paysig-nobody-"))  # pytest's tmp_path is root's, mode 0700
         os.chown(tmp_path, 65534, 65534)
     config = write_config(tmp_path, APPS)
