@@ -142,8 +142,9 @@ def test_revocation_by_reload_holds_on_every_worker_after_a_restart(tmp_path):
         granted = fresh_connection_calls(server.address, TOKEN_A)
         assert all(not isinstance(r, grpc.StatusCode) and r.key_version == 2 and signed_with(r, KEY_V2)
                    for r in granted), granted
+        # (the 32 refusals may also leave a "suppressed" summary line, which names no caller)
         served_by = {json.loads(line)["pid"] for line in audit.read_text().splitlines()
-                     if json.loads(line)["caller"] == "game-a"}
+                     if json.loads(line).get("caller") == "game-a"}
         assert new_pid in served_by and pids[1] in served_by  # both workers answered
 
         # A rejected reload (it would restore game-b, but changes [limits]) changes nothing anywhere,
