@@ -2,7 +2,6 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
-#include <openssl/hmac.h>
 
 #include <fstream>
 #include <memory>
@@ -11,6 +10,7 @@
 
 #include "conformance.h"
 #include "paysig/client.h"
+#include "hmac.h"
 #include "test_server.h"
 
 namespace paysig {
@@ -66,20 +66,6 @@ v1::SignOrderRequest Order(const std::string& out_trade_no) {
   r.mutable_order()->set_buy_quantity(1);
   r.mutable_order()->set_out_trade_no(out_trade_no);
   return r;
-}
-
-std::string OpensslHmac(const std::string& key, const std::string& message) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-       message.size(), mac, &length);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 15];
-  }
-  return out;
 }
 
 TEST(Conformance, EveryCasePasses) {
@@ -209,8 +195,8 @@ TEST(Concurrency, ManyThreadsSignAndEveryAnswerVerifies) {
         v1::VerifySignatureResponse verdict;
         bool ok = st.ok() && client->VerifySignature(verify, &verdict).ok() && verdict.valid() &&
                   signed_order.pay_sig() ==
-                      OpensslHmac(kMgProductionKey, "requestMidasPaymentGameItem&" + signed_order.sign_data()) &&
-                  signed_order.signature() == OpensslHmac(kSessionKey, signed_order.sign_data());
+                      testing::HmacSha256Hex(kMgProductionKey, "requestMidasPaymentGameItem&" + signed_order.sign_data()) &&
+                  signed_order.signature() == testing::HmacSha256Hex(kSessionKey, signed_order.sign_data());
         if (!ok) ++failures[t];
       }
     });
@@ -230,7 +216,7 @@ TEST(Batch, EachItemHasItsOwnResult) {
   ASSERT_EQ(response.results_size(), 2);
   const auto& signed_order = response.results(0).response();
   EXPECT_EQ(signed_order.pay_sig(),
-            OpensslHmac(kMgProductionKey, "requestMidasPaymentGameItem&" + signed_order.sign_data()));
+            testing::HmacSha256Hex(kMgProductionKey, "requestMidasPaymentGameItem&" + signed_order.sign_data()));
   ASSERT_TRUE(response.results(1).has_error());
   EXPECT_EQ(response.results(1).error().code(), "INVALID_ARGUMENT");
   EXPECT_EQ(response.results(1).error().violations(0).field(), "order.out_trade_no");

@@ -1,11 +1,11 @@
 // DiagnoseSignature through the C++ client, against the real Python server.
 #include <gtest/gtest.h>
-#include <openssl/hmac.h>
 
 #include <memory>
 #include <string>
 
 #include "paysig/client.h"
+#include "hmac.h"
 #include "test_server.h"
 
 namespace paysig {
@@ -19,20 +19,6 @@ constexpr char kSignData[] =
     R"({"mode":"goods","offerId":"1450000001","buyQuantity":1,"env":0,"currencyType":"CNY",)"
     R"("platform":"android","zoneId":"1","productId":"sword","goodsPrice":600,"outTradeNo":"cpp-diag-1"})";
 
-std::string HmacHex(const std::string& key, const std::string& message) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-       message.size(), mac, &length);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 15];
-  }
-  return out;
-}
-
 TEST(Diagnose, NamesTheMistakeThatMadeTheSignature) {
   testing::TestServer server("tests/conformance/config.toml");
   std::unique_ptr<Client> client;
@@ -45,7 +31,7 @@ TEST(Diagnose, NamesTheMistakeThatMadeTheSignature) {
   request.set_scheme(v1::SIGNATURE_SCHEME_PAY_SIG);
   request.set_method(kMethod);
   request.set_payload(kSignData);
-  request.set_signature(HmacHex(kMgSandboxKeyV2, std::string(kMethod) + "&" + kSignData));
+  request.set_signature(testing::HmacSha256Hex(kMgSandboxKeyV2, std::string(kMethod) + "&" + kSignData));
   request.set_wechat_error_code(-15014);
   v1::DiagnoseSignatureResponse response;
   Status st = client->DiagnoseSignature(request, &response);
@@ -57,7 +43,7 @@ TEST(Diagnose, NamesTheMistakeThatMadeTheSignature) {
   EXPECT_EQ(response.findings(0).key_version(), 2u);
   EXPECT_FALSE(response.error_code_meaning().empty());
 
-  request.set_signature(HmacHex(kMgProductionKey, std::string(kMethod) + "&" + kSignData));
+  request.set_signature(testing::HmacSha256Hex(kMgProductionKey, std::string(kMethod) + "&" + kSignData));
   ASSERT_TRUE(client->DiagnoseSignature(request, &response).ok());
   EXPECT_EQ(response.verdict(), v1::DIAGNOSIS_VERDICT_VALID);
 

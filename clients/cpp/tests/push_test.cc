@@ -6,7 +6,6 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "paysig/push_handler.h"
+#include "hmac.h"
 #include "test_server.h"
 
 namespace paysig {
@@ -49,14 +49,6 @@ std::string Sha1Sorted(std::vector<std::string> parts) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), digest);
   return Hex(digest, sizeof digest);
-}
-
-std::string HmacSha256(const std::string& key, const std::string& message) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-       message.size(), mac, &length);
-  return Hex(mac, length);
 }
 
 std::string Base64(const std::string& raw) {
@@ -134,7 +126,7 @@ std::string Payload(const std::string& out_trade_no) {
 std::string MiniGameMessage(const std::string& out_trade_no, bool mock = false, bool xml = false,
                             std::string sig = "") {
   const std::string payload = Payload(out_trade_no);
-  if (sig.empty()) sig = HmacSha256(kAppKey, std::string(kGoods) + "&" + payload);
+  if (sig.empty()) sig = testing::HmacSha256Hex(kAppKey, std::string(kGoods) + "&" + payload);
   if (xml) {
     return std::string("<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName><FromUserName><![CDATA[") + kOpenId +
            "]]></FromUserName><CreateTime>1714112445</CreateTime><MsgType><![CDATA[event]]></MsgType><Event>"
@@ -258,7 +250,7 @@ TEST(PushHandler, EndToEndAgainstARealServer) {
       {"wrong token", SafePush("wrongToken", genuine)},
       {"wrong appid", SafePush(kToken, WeChatEncrypt(kAesKey, "wx9999999999999999", MiniGameMessage("CPP-F")))},
       {"bad PayEventSig",
-       Encrypted(MiniGameMessage("CPP-G", false, false, HmacSha256("not-the-key", std::string(kGoods) + "&" + Payload("CPP-G"))))},
+       Encrypted(MiniGameMessage("CPP-G", false, false, testing::HmacSha256Hex("not-the-key", std::string(kGoods) + "&" + Payload("CPP-G"))))},
       {"plain push to a safe-mode app",
        Push{"POST", "signature=" + Sha1Sorted({kToken, "1", "2"}) + "&timestamp=1&nonce=2", MiniGameMessage("CPP-H")}},
   };
