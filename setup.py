@@ -1,4 +1,5 @@
-"""The one thing pyproject.toml cannot say: the C extension of the SignOrder
+"""What pyproject.toml cannot say: the C extensions. _auditfile makes an audit
+write's system calls without giving up the GIL; _fastsign is the SignOrder
 fast path (server/paysig/server/_fastsign.c, which includes the generated
 _fastsign_spec.h: `make generate`). It links OpenSSL's libcrypto
 (3.0 or later, non-deprecated API only) for HMAC-SHA256 and SHA-256; `make
@@ -11,4 +12,6 @@ setup(ext_modules=[Extension("paysig.server._fastsign", ["server/paysig/server/_
                              libraries=["crypto"],
                              define_macros=[("OPENSSL_API_COMPAT", "30000"), ("OPENSSL_NO_DEPRECATED", None)],
                              extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror",
-                                                 "-Wno-missing-field-initializers"])])
+                                                 "-Wno-missing-field-initializers"]),
+                   Extension("paysig.server._auditfile", ["server/paysig/server/_auditfile.c"],
+                             extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror"])])

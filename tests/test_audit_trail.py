@@ -5,8 +5,10 @@ import concurrent.futures
 import errno
 import json
 import os
+import resource
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import threading
@@ -143,52 +145,49 @@ def test_a_line_fits_one_atomic_pipe_write_whatever_the_fields():
         <= MAX_LINE_BYTES
 
 
-def test_pipe_writes_are_whole_lines_of_at_most_pipe_buf(tmp_path, monkeypatch):
-    writes: list[bytes] = []
-    real_write = os.write
-
-    def spy(fd, data):
-        writes.append(bytes(data))
-        return real_write(fd, data)
-
-    read_fd, write_fd = os.pipe()
+def test_pipe_writes_are_whole_lines_of_at_most_pipe_buf():
+    # A SOCK_SEQPACKET pair keeps each write(2) one packet, so the reader sees the writes as they were made.
+    reader, writer = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     log = AuditLog(AuditSettings(path="-", sync="none"))
-    log._fd, log._regular = write_fd, False  # a pipe stands for the process's stdout here
-    monkeypatch.setattr(audit_module.os, "write", spy)
-    reader = threading.Thread(target=lambda: writes.append(b"READ:" + b"".join(iter(lambda: os.read(read_fd, 65536), b""))))
-    reader.start()
-    assert log.write([record(n, product_id="x" * 100) for n in range(200)])
-    os.close(write_fd)
-    reader.join(10)
-    os.close(read_fd)
-    sent = [w for w in writes if not w.startswith(b"READ:")]
-    assert len(sent) > 1 and all(len(w) <= MAX_LINE_BYTES and w.endswith(b"\n") for w in sent)
+    log._fd, log._regular = writer.fileno(), False  # a pipe stands for the process's stdout here
+    writes: list[bytes] = []
+    receiving = threading.Thread(target=lambda: writes.extend(iter(lambda: reader.recv(65536), b"")))
+    receiving.start()
+    try:
+        assert log.write([record(n, product_id="x" * 100) for n in range(200)])
+    finally:
+        writer.shutdown(socket.SHUT_WR)
+        receiving.join(10)
+        reader.close()
+        writer.close()
+    assert len(writes) > 1 and all(len(w) <= MAX_LINE_BYTES and w.endswith(b"\n") for w in writes)
+    assert b"".join(writes) == b"".join(encode_line(record(n, product_id="x" * 100)) for n in range(200))
 
 
 # ---- full disk ----------------------------------------------------------------
 
-def test_after_a_short_write_the_next_record_starts_on_a_fresh_line(tmp_path, monkeypatch):
+def test_after_a_short_write_the_next_record_starts_on_a_fresh_line(tmp_path):
+    """RLIMIT_FSIZE makes the kernel do what it does as a disk fills: a
+    short write up to the limit, then an error (EFBIG) for the rest."""
     path = tmp_path / "audit.log"
-    log = AuditLog(AuditSettings(path=str(path), sync="none"))
-    real_write = os.write
-    state = {"room": 10}
-
-    def short_then_enospc(fd, data):  # what write(2) does as the disk fills: a short write, then ENOSPC
-        if state["room"] is None:
-            return real_write(fd, data)
-        if state["room"] == 0:
-            state["room"] = None
-            raise OSError(errno.ENOSPC, "No space left on device")
-        n, state["room"] = real_write(fd, bytes(data[:state["room"]])), 0
-        return n
-
-    try:
-        assert log.write([record(1)])
-        monkeypatch.setattr(audit_module.os, "write", short_then_enospc)
-        assert not log.write([record(2), record(3)])
-        assert log.write([record(4)])
-    finally:
-        log.close()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            log = AuditLog(AuditSettings(path=str(path), sync="none"))
+            ok = [log.write([record(1)])]
+            soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (path.stat().st_size + 10, hard))
+            ok.append(log.write([record(2), record(3)]))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            ok.append(log.write([record(4)]))
+            log.close()
+            code = 0 if ok == [True, False, True] else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
     raw = path.read_bytes().split(b"\n")
     assert json.loads(raw[0])["request_id"] == "r000001"
     assert raw[1] == encode_line(record(2))[:10]  # the torn piece stands alone

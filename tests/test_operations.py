@@ -186,3 +186,24 @@ def test_a_reload_runs_every_start_up_check(tmp_path, caplog):
     assert (reloader.config, reloader.generation, reloader.last_ok) == (first, 1, False)
     config.write_text(trust_config(V2, callers=("game-a",)))
     assert reloader.attempt() is not None and reloader.generation == 2 and reloader.last_ok
+
+
+def test_request_ids_are_unique_within_a_process_and_across_a_fork():
+    import re
+
+    from paysig.server.pipeline import new_request_id
+
+    before = [new_request_id() for _ in range(5000)]
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write_fd, " ".join(new_request_id() for _ in range(2000)).encode())
+        os._exit(0)
+    os.close(write_fd)
+    child = b"".join(iter(lambda: os.read(read_fd, 65536), b"")).decode().split()
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    after = [new_request_id() for _ in range(2000)]
+    every = before + child + after
+    assert len(child) == 2000 and len(set(every)) == len(every)
+    assert all(re.fullmatch(r"[0-9a-f]{16}", i) for i in every)

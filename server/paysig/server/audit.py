@@ -24,12 +24,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json.encoder
 import logging
 import os
-import select
 import stat
 import threading
 import time
@@ -39,6 +37,7 @@ from typing import Any
 
 from paysig.v1 import signer_pb2 as pb
 
+from . import _auditfile
 from .address import peer_host
 from .config_errors import ConfigError, reject_unknown
 from .errors import Code, PaysigError
@@ -49,7 +48,7 @@ log = logging.getLogger("paysig")
 MAX_FIELD_CHARS = 128  # bounds what an invalid request can put in a line
 # A line is at most this long: one write(2) of it to a pipe is atomic, so
 # lines from several threads or worker processes never interleave.
-MAX_LINE_BYTES = select.PIPE_BUF
+MAX_LINE_BYTES = _auditfile.PIPE_BUF
 SYNC_MODES = ("always", "none")
 DEFAULT_SYNC = "always"
 _json_string = json.encoder.encode_basestring  # a JSON string as COMPACT_JSON (ensure_ascii=False) writes it
@@ -346,58 +345,28 @@ class AuditLog:
 
     def _emit(self, data: bytes) -> bool:
         with self._lock:
-            ok = self._write_locked(data)
-            if ok and self._id is not None and not self._at_path():
-                ok = self._reopen_locked() and self._write_locked(data) and self._at_path()
+            ok, at_path = self._write_locked(data)
+            if ok and not at_path:
+                ok = self._reopen_locked() and all(self._write_locked(data))
             number = self._commit.note_write() if ok else 0
         if ok and self._durable():
             ok = self._commit.wait(number)
         return ok
 
-    def _at_path(self) -> bool:
-        """Whether the open file is still the one at the configured path."""
-        try:
-            st = os.stat(self._path)
-        except OSError:
-            return False
-        return (st.st_dev, st.st_ino) == self._id
-
-    def _write_locked(self, data: bytes) -> bool:
+    def _write_locked(self, data: bytes) -> tuple[bool, bool]:
+        """(every byte written, the open file is the one at the path) for one write of ``data``."""
         if self._fd is None:  # closed
-            return False
+            return False, True
         if self._regular:
-            # Workers append to one file: the lock makes "does it end in a torn
-            # line?" and the append one step, so no worker reads the last byte
-            # while another is appending (a false "torn" would add a blank line).
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            except OSError:
-                return False
-            try:
-                return self._append_locked(data)
-            finally:
-                with contextlib.suppress(OSError):
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-        return self._write_chunks(_pipe_chunks(b"\n" + data if self._torn else data))
-
-    def _append_locked(self, data: bytes) -> bool:
-        if not self._torn:
-            with contextlib.suppress(OSError):  # another process's torn line: start on a fresh line
-                size = os.fstat(self._fd).st_size
-                self._torn = size > 0 and os.pread(self._fd, 1, size - 1) != b"\n"
-        return self._write_chunks([b"\n" + data if self._torn else data])
-
-    def _write_chunks(self, chunks: list[bytes]) -> bool:
-        for chunk in chunks:
-            view = memoryview(chunk)
-            while view:
-                try:
-                    view = view[os.write(self._fd, view):]
-                except OSError:
-                    self._torn = self._torn or len(view) < len(chunk)
-                    return False
-        self._torn = False
-        return True
+            # Workers append to one file: _auditfile makes "does it end in a
+            # torn line?" and the append one step under flock, so no worker
+            # reads the last byte while another is appending (a false "torn"
+            # would add a blank line).
+            written, self._torn, at_path = _auditfile.append(self._fd, data, self._torn, self._path,
+                                                              *(self._id or (0, 0)))
+            return written, at_path
+        written, self._torn = _auditfile.write_lines(self._fd, data, self._torn)
+        return written, True
 
     def close(self) -> None:
         self._closed = True
@@ -409,20 +378,6 @@ class AuditLog:
             with self._lock:
                 os.close(self._fd)
                 self._fd = None
-
-
-def _pipe_chunks(data: bytes) -> list[bytes]:
-    """Whole lines packed into writes of at most PIPE_BUF bytes."""
-    chunks: list[bytes] = []
-    current = b""
-    for line in data.splitlines(keepends=True):
-        if current and len(current) + len(line) > MAX_LINE_BYTES:
-            chunks.append(current)
-            current = b""
-        current += line
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 _CLIPPABLE = ("app_id", "out_trade_no", "product_id", "uri", "method", "peer", "caller")

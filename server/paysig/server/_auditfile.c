@@ -1,0 +1,191 @@
+/*
+ * paysig.server._auditfile: the system calls of one audit write, made
+ * without giving up the GIL (audit.py's AuditLog decides what to write and
+ * what a result means; this file only moves bytes).
+ *
+ * A Python os.write/os.fstat/fcntl.flock releases the GIL around its system
+ * call, and on a busy server each release hands the GIL to another thread:
+ * a context switch per call, five or six of them per audit write. These
+ * calls take microseconds on a local file, so they are made with the GIL
+ * held; only what may wait long (a lock another process holds, a full pipe)
+ * is waited for without it.
+ *
+ * append(fd, data, torn, path, dev, ino) -> (written, torn, at_path)
+ *   A regular file opened O_APPEND, shared with the other worker processes:
+ *   under flock(fd) it checks whether the file ends in a torn line (unless
+ *   `torn` says so already; then data goes after a newline), appends data in
+ *   one write(2) (a short write is continued), unlocks, then checks that
+ *   the file at `path` is still the open one (st_dev, st_ino == dev, ino;
+ *   path None: a file the process was given, such as its stdout).
+ *   written: every byte is in the file; torn: the file now ends in a torn
+ *   line of ours; at_path: the open file is the one at `path`.
+ *
+ * write_lines(fd, data) -> (written, torn)
+ *   A pipe or terminal: data (whole lines) in writes of at most PIPE_BUF
+ *   bytes, each cut at a line end, so the kernel never interleaves them
+ *   with other writers' writes. A line longer than PIPE_BUF goes alone.
+ *   Waits for room without the GIL.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Writes iov[0..n) whole (continuing after a short write); 0 when all went, else the errno. *done counts
+   the bytes that went. */
+static int write_all(int fd, struct iovec *iov, int n, size_t *done, int may_block) {
+    *done = 0;
+    while (n > 0) {
+        ssize_t w;
+        if (may_block) {
+            struct pollfd p = {fd, POLLOUT, 0};
+            if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) {
+                Py_BEGIN_ALLOW_THREADS
+                w = writev(fd, iov, n);
+                Py_END_ALLOW_THREADS
+                goto wrote;
+            }
+        }
+        w = writev(fd, iov, n);
+    wrote:
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        if (w == 0)
+            return EIO;
+        *done += (size_t)w;
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+static int lock_file(int fd) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    if (errno != EWOULDBLOCK && errno != EINTR)
+        return -1;
+    int r;
+    Py_BEGIN_ALLOW_THREADS  /* another worker is appending: wait for it without the GIL */
+    do
+        r = flock(fd, LOCK_EX);
+    while (r != 0 && errno == EINTR);
+    Py_END_ALLOW_THREADS
+    return r;
+}
+
+static PyObject *append(PyObject *self, PyObject *args) {
+    (void)self;
+    int fd, torn;
+    Py_buffer data;
+    PyObject *path;
+    unsigned long long dev, ino;
+    if (!PyArg_ParseTuple(args, "iy*pOKK", &fd, &data, &torn, &path, &dev, &ino))
+        return NULL;
+    if (path == Py_None) {
+        Py_INCREF(path);
+    } else if (!PyUnicode_FSConverter(path, &path)) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    int written = 0;
+    if (lock_file(fd) == 0) {
+        if (!torn) {
+            struct stat st;
+            char last;
+            if (fstat(fd, &st) == 0 && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) == 1)
+                torn = last != '\n';  /* another process's torn line: start on a fresh line */
+        }
+        struct iovec iov[2] = {{"\n", 1}, {data.buf, (size_t)data.len}};
+        size_t done;
+        int skip = torn ? 0 : 1;
+        size_t wanted = (size_t)data.len + (size_t)(1 - skip);
+        if (write_all(fd, iov + skip, 2 - skip, &done, 0) == 0) {
+            written = 1;
+            torn = 0;
+        } else if (done > 0 && done < wanted) {
+            torn = 1;
+        }
+        flock(fd, LOCK_UN);
+    }
+    struct stat at;
+    int at_path = path == Py_None || (stat(PyBytes_AS_STRING(path), &at) == 0 &&
+                                      (unsigned long long)at.st_dev == dev && (unsigned long long)at.st_ino == ino);
+    Py_DECREF(path);
+    PyBuffer_Release(&data);
+    return Py_BuildValue("(NNN)", PyBool_FromLong(written), PyBool_FromLong(torn), PyBool_FromLong(at_path));
+}
+
+static PyObject *write_lines(PyObject *self, PyObject *args) {
+    (void)self;
+    int fd, torn;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "iy*p", &fd, &data, &torn))
+        return NULL;
+    const char *p = data.buf, *end = p + data.len;
+    int written = 1;
+    while (p < end || torn) {
+        /* the longest run of whole lines that fits PIPE_BUF (with the leading newline), else one line */
+        size_t room = PIPE_BUF - (torn ? 1 : 0);
+        const char *cut = p, *scan = p;
+        while (scan < end) {
+            const char *nl = memchr(scan, '\n', (size_t)(end - scan));
+            const char *next = nl ? nl + 1 : end;
+            if ((size_t)(next - p) > room && cut > p)
+                break;
+            cut = next;
+            scan = next;
+            if ((size_t)(cut - p) >= room)
+                break;
+        }
+        struct iovec iov[2] = {{"\n", 1}, {(void *)p, (size_t)(cut - p)}};
+        int skip = torn ? 0 : 1;
+        size_t done;
+        if (write_all(fd, iov + skip, 2 - skip, &done, 1) != 0) {
+            written = 0;
+            torn = torn || done > 0;
+            break;
+        }
+        torn = 0;
+        p = cut;
+    }
+    PyBuffer_Release(&data);
+    return Py_BuildValue("(NN)", PyBool_FromLong(written), PyBool_FromLong(torn));
+}
+
+static PyMethodDef methods[] = {
+    {"append", append, METH_VARARGS, "append(fd, data, torn, path, dev, ino) -> (written, torn, at_path)"},
+    {"write_lines", write_lines, METH_VARARGS, "write_lines(fd, data, torn) -> (written, torn)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "paysig.server._auditfile",
+    "The system calls of an audit write, made without giving up the GIL.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__auditfile(void) {
+    PyObject *m = PyModule_Create(&module_def);
+    if (m && PyModule_AddIntConstant(m, "PIPE_BUF", PIPE_BUF) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
