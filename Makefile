@@ -47,7 +47,7 @@ help: ## List the targets.
 
 # ---- set-up ---------------------------------------------------------------
 
-$(VENV)/.installed: pyproject.toml setup.py server/paysig/server/_fastsign.c server/paysig/server/_auditfile.c server/paysig/server/_fastsign_spec.h clients/python/pyproject.toml \
+$(VENV)/.installed: pyproject.toml setup.py server/paysig/server/_fastsign.c server/paysig/server/_sysio.c server/paysig/server/_fastsign_spec.h clients/python/pyproject.toml \
   | $(STAMPS)/build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ./clients/python -e '.[dev]'

@@ -542,6 +542,8 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=int(os.environ.get("BENCH_PAIRS", 3)),
                         help="interleaved rounds of the server-CPU comparison (BENCH_PAIRS)")
     parser.add_argument("--soak", type=int, metavar="CALLS", help="run the memory soak instead")
+    parser.add_argument("--rounds-only", action="store_true",
+                        help="only the interleaved server-CPU rounds (no ghz rows, ceilings or chart)")
     args = parser.parse_args()
     for tool in ("h2load",) if args.soak else (args.ghz, "h2load", str(PEER)):
         if not shutil.which(tool):
@@ -576,6 +578,9 @@ def main() -> int:
                   f"bytes, BatchSignOrders {checked['BatchSignOrders']} bytes", flush=True)
 
             round_rows = rounds(servers, ports, frames, args.pairs, s)
+            if args.rounds_only:
+                print(rounds_summary(round_rows)[0])
+                return 0
 
             paysig, paysig_port = servers["paysig"], ports["paysig"]
             for name, (call, data, items) in SCENARIOS.items():

@@ -37,7 +37,7 @@ from typing import Any
 
 from paysig.v1 import signer_pb2 as pb
 
-from . import _auditfile
+from . import _sysio
 from .address import peer_host
 from .config_errors import ConfigError, reject_unknown
 from .errors import Code, PaysigError
@@ -48,7 +48,7 @@ log = logging.getLogger("paysig")
 MAX_FIELD_CHARS = 128  # bounds what an invalid request can put in a line
 # A line is at most this long: one write(2) of it to a pipe is atomic, so
 # lines from several threads or worker processes never interleave.
-MAX_LINE_BYTES = _auditfile.PIPE_BUF
+MAX_LINE_BYTES = _sysio.PIPE_BUF
 SYNC_MODES = ("always", "none")
 DEFAULT_SYNC = "always"
 _json_string = json.encoder.encode_basestring  # a JSON string as COMPACT_JSON (ensure_ascii=False) writes it
@@ -358,14 +358,14 @@ class AuditLog:
         if self._fd is None:  # closed
             return False, True
         if self._regular:
-            # Workers append to one file: _auditfile makes "does it end in a
+            # Workers append to one file: _sysio makes "does it end in a
             # torn line?" and the append one step under flock, so no worker
             # reads the last byte while another is appending (a false "torn"
             # would add a blank line).
-            written, self._torn, at_path = _auditfile.append(self._fd, data, self._torn, self._path,
+            written, self._torn, at_path = _sysio.append(self._fd, data, self._torn, self._path,
                                                               *(self._id or (0, 0)))
             return written, at_path
-        written, self._torn = _auditfile.write_lines(self._fd, data, self._torn)
+        written, self._torn = _sysio.write_lines(self._fd, data, self._torn)
         return written, True
 
     def close(self) -> None:

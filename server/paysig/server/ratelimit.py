@@ -4,8 +4,9 @@ The buckets live in a shared memory table (a memfd mapped MAP_SHARED) that
 the supervisor creates before it forks the workers, so a caller's rate and
 burst hold for the whole server, whatever the number of workers. A
 ``fcntl`` record lock on the memfd serializes the processes (the kernel drops
-it when a process dies, so a killed worker never leaves it held) and a thread
-lock the threads of one process. The clock is CLOCK_MONOTONIC, which all
+it when a process dies, so a killed worker never leaves it held; _sysio takes
+it without handing the GIL to another thread unless another worker holds
+it) and a thread lock the threads of one process. The clock is CLOCK_MONOTONIC, which all
 processes share.
 
 The buckets belong to the server, not the config: a reload keeps what each
@@ -14,7 +15,6 @@ caller has spent (a changed limit caps the tokens at the new burst).
 
 from __future__ import annotations
 
-import fcntl
 import mmap
 import os
 import struct
@@ -24,6 +24,7 @@ import time
 import zlib
 from collections.abc import Callable
 
+from . import _sysio
 from .access import Caller
 from .errors import Code, PaysigError
 
@@ -55,7 +56,7 @@ class RateLimiter:
                               f"{cost} items exceed caller {caller.name!r}'s burst of {limit.burst:g}")
         name = caller.name.encode("utf-8")[:_NAME_BYTES]
         with self._thread_lock:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX)
+            _sysio.lock(self._fd)  # the other workers' calls; held for microseconds
             try:
                 now = self._clock()
                 offset, tokens, at = self._find(name, now)
@@ -71,7 +72,7 @@ class RateLimiter:
                 _SLOT.pack_into(self._table, offset, len(name), name, limit.per_second, limit.burst,
                                 tokens - cost, now)
             finally:
-                fcntl.lockf(self._fd, fcntl.LOCK_UN)
+                _sysio.unlock(self._fd)
 
     def _find(self, name: bytes, now: float) -> tuple[int, float | None, float]:
         """(offset of the caller's slot, its tokens or None for a new bucket, its time)."""

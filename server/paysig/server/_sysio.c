@@ -1,7 +1,8 @@
 /*
- * paysig.server._auditfile: the system calls of one audit write, made
- * without giving up the GIL (audit.py's AuditLog decides what to write and
- * what a result means; this file only moves bytes).
+ * paysig.server._sysio: the system calls of an audit write and of the
+ * rate-limit table's lock, made without giving up the GIL (audit.py and
+ * ratelimit.py decide what to do and what a result means; this file only
+ * makes the calls).
  *
  * A Python os.write/os.fstat/fcntl.flock releases the GIL around its system
  * call, and on a busy server each release hands the GIL to another thread:
@@ -25,11 +26,17 @@
  *   bytes, each cut at a line end, so the kernel never interleaves them
  *   with other writers' writes. A line longer than PIPE_BUF goes alone.
  *   Waits for room without the GIL.
+ *
+ * lock(fd) / unlock(fd)
+ *   A write lock on the whole file (fcntl F_SETLK: owned by the process, so
+ *   it excludes other processes, not this process's threads), taken without
+ *   the GIL only when another process holds it. OSError on failure.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <string.h>
@@ -169,19 +176,50 @@ static PyObject *write_lines(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NN)", PyBool_FromLong(written), PyBool_FromLong(torn));
 }
 
+static PyObject *record_lock(int fd, short type) {
+    struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, F_SETLK, &l) == 0)
+        return Py_NewRef(Py_None);
+    if (type == F_WRLCK && (errno == EACCES || errno == EAGAIN || errno == EINTR)) {
+        int r;
+        Py_BEGIN_ALLOW_THREADS  /* another worker holds it: wait without the GIL */
+        do
+            r = fcntl(fd, F_SETLKW, &l);
+        while (r != 0 && errno == EINTR);
+        Py_END_ALLOW_THREADS
+        if (r == 0)
+            return Py_NewRef(Py_None);
+    }
+    return PyErr_SetFromErrno(PyExc_OSError);
+}
+
+static PyObject *lock(PyObject *self, PyObject *arg) {
+    (void)self;
+    int fd = PyObject_AsFileDescriptor(arg);
+    return fd < 0 ? NULL : record_lock(fd, F_WRLCK);
+}
+
+static PyObject *unlock(PyObject *self, PyObject *arg) {
+    (void)self;
+    int fd = PyObject_AsFileDescriptor(arg);
+    return fd < 0 ? NULL : record_lock(fd, F_UNLCK);
+}
+
 static PyMethodDef methods[] = {
+    {"lock", lock, METH_O, "lock(fd): a write lock on the whole file, owned by this process"},
+    {"unlock", unlock, METH_O, "unlock(fd)"},
     {"append", append, METH_VARARGS, "append(fd, data, torn, path, dev, ino) -> (written, torn, at_path)"},
     {"write_lines", write_lines, METH_VARARGS, "write_lines(fd, data, torn) -> (written, torn)"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "paysig.server._auditfile",
-    "The system calls of an audit write, made without giving up the GIL.", -1, methods,
+    PyModuleDef_HEAD_INIT, "paysig.server._sysio",
+    "System calls made without handing the GIL to another thread.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__auditfile(void) {
+PyMODINIT_FUNC PyInit__sysio(void) {
     PyObject *m = PyModule_Create(&module_def);
     if (m && PyModule_AddIntConstant(m, "PIPE_BUF", PIPE_BUF) < 0) {
         Py_DECREF(m);

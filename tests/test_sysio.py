@@ -1,0 +1,132 @@
+"""_sysio makes its system calls with the GIL held, so it must give the GIL
+up whenever a call can wait: a lock another process holds, a full pipe.
+Each test makes the call wait and checks that another thread of the process
+keeps running meanwhile, then that the call completes once it may."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import signal
+import threading
+import time
+
+from paysig.server import _sysio
+from paysig.server.access import Caller, RateLimit
+from paysig.server.audit import AuditLog, AuditSettings
+from paysig.server.ratelimit import RateLimiter
+
+from test_audit_trail import record
+
+
+def _runs_while_blocked(blocked: threading.Thread, seconds: float = 0.3) -> int:
+    """Python steps this thread makes in ``seconds`` while ``blocked`` has not finished."""
+    steps, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        steps += 1
+    assert blocked.is_alive(), "the call did not wait"
+    return steps
+
+
+def _hold_in_child(take, release_r: int) -> tuple[int, int]:
+    """A child process that takes a lock (``take()``), says so on a pipe and
+    holds it until ``release_r`` is readable, 3 s at most (were the GIL kept
+    while waiting, this process could not release it); (pid, read end of
+    'taken')."""
+    taken_r, taken_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            take()
+            os.write(taken_w, b"1")
+            select.select([release_r], [], [], 3)
+        finally:
+            os._exit(0)
+    os.close(taken_w)
+    return pid, taken_r
+
+
+def test_an_audit_write_waits_for_another_process_lock_without_the_gil(tmp_path):
+    path = tmp_path / "audit.log"
+    log = AuditLog(AuditSettings(path=str(path), sync="none"))
+    release_r, release_w = os.pipe()
+    pid, taken = _hold_in_child(lambda: fcntl.flock(os.open(path, os.O_RDONLY), fcntl.LOCK_EX), release_r)
+    try:
+        assert os.read(taken, 1) == b"1"
+        results: list[bool] = []
+        writer = threading.Thread(target=lambda: results.append(log.write([record(1)])))
+        writer.start()
+        time.sleep(0.05)
+        assert _runs_while_blocked(writer) > 1000
+        os.write(release_w, b"1")
+        writer.join(10)
+        assert results == [True]
+    finally:
+        os.write(release_w, b"1")
+        os.waitpid(pid, 0)
+        log.close()
+    assert json.loads(path.read_bytes())["request_id"] == "r000001"
+
+
+def test_a_pipe_write_waits_for_room_without_the_gil():
+    read_fd, write_fd = os.pipe()
+    try:
+        fcntl.fcntl(write_fd, fcntl.F_SETFL, fcntl.fcntl(write_fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        while True:  # fill the pipe
+            try:
+                os.write(write_fd, b"x" * 4096)
+            except BlockingIOError:
+                break
+        fcntl.fcntl(write_fd, fcntl.F_SETFL, fcntl.fcntl(write_fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        line = b'{"n":1}\n'
+        results: list[tuple[bool, bool]] = []
+        writer = threading.Thread(target=lambda: results.append(_sysio.write_lines(write_fd, line, False)))
+        writer.start()
+        time.sleep(0.05)
+        assert _runs_while_blocked(writer) > 1000
+        drained = b""
+        while not drained.endswith(line):
+            drained += os.read(read_fd, 1 << 16)
+            writer.join(0.01)
+        writer.join(10)
+        assert results == [(True, False)]
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_a_rate_limit_waits_for_another_worker_without_the_gil():
+    limiter = RateLimiter()
+    caller = Caller(name="game-a", apps=None, rpcs=frozenset(), rate=RateLimit(per_second=100.0, burst=10.0))
+    release_r, release_w = os.pipe()
+    pid, taken = _hold_in_child(lambda: _sysio.lock(limiter._fd), release_r)
+    try:
+        assert os.read(taken, 1) == b"1"
+        done: list[bool] = []
+        taker = threading.Thread(target=lambda: (limiter.take(caller), done.append(True)))
+        taker.start()
+        time.sleep(0.05)
+        assert _runs_while_blocked(taker) > 1000
+        os.write(release_w, b"1")
+        taker.join(10)
+        assert done == [True]
+    finally:
+        os.write(release_w, b"1")
+        os.waitpid(pid, 0)
+        limiter.close()
+
+
+def test_a_lock_held_by_a_killed_worker_is_released():
+    limiter = RateLimiter()
+    caller = Caller(name="game-a", apps=None, rpcs=frozenset(), rate=RateLimit(per_second=100.0, burst=10.0))
+    release_r, _release_w = os.pipe()
+    pid, taken = _hold_in_child(lambda: _sysio.lock(limiter._fd), release_r)
+    try:
+        assert os.read(taken, 1) == b"1"
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        limiter.take(caller)
+    finally:
+        limiter.close()
