@@ -135,31 +135,42 @@ static void buf_int(Buf *b, long long v) {
     buf_put(b, p, (size_t)(end - p));
 }
 
+/* How Python's json (ensure_ascii=False) writes each byte in a string: 0 as it is, 'u' as \u00XX, else a
+   backslash and this character. */
+static const char JSON_ESCAPE[256] = {
+    ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r', ['"'] = '"', ['\\'] = '\\',
+    [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u', [0x06] = 'u', [0x07] = 'u',
+    [0x0b] = 'u', [0x0e] = 'u', [0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u', [0x13] = 'u', [0x14] = 'u',
+    [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u', [0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u',
+    [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u',
+};
+
 /* A JSON string as Python's json (ensure_ascii=False) writes it. */
 static void buf_json_string(Buf *b, const char *s, size_t n) {
-    buf_byte(b, '"');
-    size_t start = 0;
+    if (n > (SIZE_MAX - 2) / 6 || !buf_reserve(b, 6 * n + 2)) { /* room for the worst case: every byte \u00XX */
+        b->failed = 1;
+        return;
+    }
+    char *o = b->p + b->n;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        buf_put(b, s + start, i - start);
-        start = i + 1;
-        switch (c) {
-            case '"': PUT_LIT(b, "\\\""); break;
-            case '\\': PUT_LIT(b, "\\\\"); break;
-            case '\n': PUT_LIT(b, "\\n"); break;
-            case '\r': PUT_LIT(b, "\\r"); break;
-            case '\t': PUT_LIT(b, "\\t"); break;
-            case '\b': PUT_LIT(b, "\\b"); break;
-            case '\f': PUT_LIT(b, "\\f"); break;
-            default: {
-                char u[7] = {'\\', 'u', '0', '0', HEX[c >> 4], HEX[c & 15], 0};
-                buf_put(b, u, 6);
-            }
+        char e = JSON_ESCAPE[c];
+        if (!e) {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        *o++ = e;
+        if (e == 'u') {
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = HEX[c >> 4];
+            *o++ = HEX[c & 15];
         }
     }
-    buf_put(b, s + start, n - start);
-    buf_byte(b, '"');
+    *o++ = '"';
+    b->n = (size_t)(o - b->p);
 }
 
 /* A JSON string of s, which needs no escaping (hex digits, generated identifiers). */
@@ -653,17 +664,45 @@ static int sign_item(const Item *it, EVP_MAC_CTX *session, const char *head, Py_
     return 1;
 }
 
-static PyObject *count_signed(PyObject *counts, const Item *it) {
-    PyObject *key = Py_BuildValue("(s#OO)", it->req_str[REQ_APP_ID], it->req_str_n[REQ_APP_ID],
-                                  S_env_labels[it->env], S_api_names[it->variant_index]);
-    if (!key) return NULL;
+/* Signed items counted by (app_id, env label, api), one run of equal keys at a time (a batch's items
+   mostly share their app, env and api): run_add extends the run or flushes it into counts first. */
+typedef struct {
+    Buf app_id;
+    int env, variant;
+    long n;
+} Run;
+
+static int run_flush(PyObject *counts, Run *run) {
+    if (run->n == 0) return 1;
+    PyObject *key = Py_BuildValue("(s#OO)", run->app_id.p, (Py_ssize_t)run->app_id.n, S_env_labels[run->env],
+                                  S_api_names[run->variant]);
+    if (!key) return 0;
     PyObject *old = PyDict_GetItemWithError(counts, key);
-    long n = old ? PyLong_AsLong(old) + 1 : 1;
+    long n = old ? PyLong_AsLong(old) + run->n : run->n;
     PyObject *value = (old || !PyErr_Occurred()) ? PyLong_FromLong(n) : NULL;
     int rc = value ? PyDict_SetItem(counts, key, value) : -1;
     Py_XDECREF(value);
     Py_DECREF(key);
-    return rc < 0 ? NULL : counts;
+    run->n = 0;
+    return rc == 0;
+}
+
+static int run_add(PyObject *counts, Run *run, const Item *it) {
+    const char *app_id = it->req_str[REQ_APP_ID];
+    size_t app_id_n = (size_t)it->req_str_n[REQ_APP_ID];
+    if (run->n && run->env == it->env && run->variant == it->variant_index && run->app_id.n == app_id_n &&
+        memcmp(run->app_id.p, app_id, app_id_n) == 0) {
+        run->n++;
+        return 1;
+    }
+    if (!run_flush(counts, run)) return 0;
+    run->app_id.n = 0;
+    buf_put(&run->app_id, app_id, app_id_n);
+    if (run->app_id.failed) { PyErr_NoMemory(); return 0; }
+    run->env = it->env;
+    run->variant = it->variant_index;
+    run->n = 1;
+    return 1;
 }
 
 static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
@@ -678,6 +717,7 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *results = PyList_New(n), *counts = PyDict_New();
     Buf out = {0}, audit = {0}, data = {0}, cargs = {0}, one = {0};
     EVP_MAC_CTX *session = NULL; /* created for the first signed item, freed (and cleansed) at the end */
+    Run run = {.n = 0};
     if (!results || !counts) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
         Refs r = {.n_owned = 0};
@@ -719,10 +759,12 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
         } else {
             PyErr_NoMemory();
         }
-        if (!encoded || !count_signed(counts, &it)) { Py_XDECREF(encoded); refs_clear(&r); goto fail; }
+        if (!encoded || !run_add(counts, &run, &it)) { Py_XDECREF(encoded); refs_clear(&r); goto fail; }
         refs_clear(&r);
         PyList_SET_ITEM(results, i, encoded);
     }
+    if (!run_flush(counts, &run)) goto fail;
+    PyMem_Free(run.app_id.p);
     PyObject *lines = PyBytes_FromStringAndSize(audit.p ? audit.p : "", (Py_ssize_t)audit.n);
     PyMem_Free(out.p); PyMem_Free(audit.p); PyMem_Free(data.p); PyMem_Free(cargs.p); PyMem_Free(one.p);
     EVP_MAC_CTX_free(session);
@@ -730,6 +772,7 @@ static PyObject *sign_orders(PyObject *Py_UNUSED(module), PyObject *args) {
     if (!lines) { Py_DECREF(results); Py_DECREF(counts); return NULL; }
     return Py_BuildValue("(NNN)", results, lines, counts);
 fail:
+    PyMem_Free(run.app_id.p);
     PyMem_Free(out.p); PyMem_Free(audit.p); PyMem_Free(data.p); PyMem_Free(cargs.p); PyMem_Free(one.p);
     EVP_MAC_CTX_free(session);
     Py_DECREF(seq);
