@@ -201,6 +201,8 @@ typedef struct {
     const char *name;
     int type;         /* SPEC_STR or SPEC_INT */
     int has_presence; /* an `optional` field: HasField tells set from unset */
+    int number;       /* its field number */
+    int is32;         /* SPEC_INT: an int32 or enum (else int64) */
 } SpecField;
 
 enum { CHECK_TEXT, CHECK_POSITIVE, CHECK_OUT_TRADE_NO, CHECK_ONE_OF, CHECK_UNSET };
@@ -463,16 +465,165 @@ static int rule_ok(const SpecRule *rule, Item *it) {
     return 0;
 }
 
-/* 1: the item is valid and signable here; 0: decline; -1: a Python error.
- * The rules are the compiled variants' of order_spec.py. */
-static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
-    PyObject *app_id = NULL;
+/* ---- requests as bytes (the protobuf wire format) ------------------------ */
+
+#define MAX_FIELDS ((int)REQ_COUNT > (int)ORDER_COUNT ? (int)REQ_COUNT : (int)ORDER_COUNT)
+
+/* Only the simple form is read: every field at most once, each known to the spec (SignOrderRequest's and
+   Order's) and of its wire type, strings of valid UTF-8, int32 and enum values within 32 bits. Protobuf
+   parses that form into exactly these values; anything else (a repeated or unknown field, a group, a
+   truncated or over-long varint, ...) is declined and left to protobuf and the reference path. */
+
+/* A varint of at most 64 bits; 0 when it is truncated or longer. */
+static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    uint64_t r = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) return 0;
+        uint8_t b = *(*p)++;
+        if (shift == 63 && b > 1) return 0;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF), as protobuf requires of strings. */
+static int utf8_valid(const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07;
+        else return 0;
+        if (n - i <= k) return 0;
+        for (size_t j = 1; j <= k; j++) {
+            uint8_t d = s[i + j];
+            if ((d & 0xc0) != 0x80) return 0;
+            cp = cp << 6 | (d & 0x3f);
+        }
+        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* Reads one message of the simple form into str/num (by the index of fields[]) and present[]; a
+   length-delimited field numbered `nested` (0: none) into *sub. 1 when read, 0 to decline. */
+static int wire_message(const uint8_t *p, const uint8_t *end, const SpecField *fields, int count, int nested,
+                        const char **str, Py_ssize_t *str_n, long long *num, int *present, const uint8_t **sub,
+                        size_t *sub_n) {
+    int sub_seen = 0;
+    for (int f = 0; f < count; f++) {
+        str[f] = "";
+        str_n[f] = 0;
+        num[f] = 0;
+        present[f] = 0;
+    }
+    while (p && p < end) { /* p NULL: an absent message, every field unset */
+        uint64_t tag, v;
+        if (!wire_varint(&p, end, &tag) || tag > UINT32_MAX) return 0;
+        uint64_t number = tag >> 3;
+        int wire_type = (int)(tag & 7);
+        if (nested && number == (uint64_t)nested) {
+            if (wire_type != 2 || sub_seen || !wire_varint(&p, end, &v) || v > (uint64_t)(end - p)) return 0;
+            sub_seen = 1;
+            *sub = p;
+            *sub_n = (size_t)v;
+            p += v;
+            continue;
+        }
+        int f = 0;
+        while (f < count && (uint64_t)fields[f].number != number) f++;
+        if (f == count || present[f]) return 0;
+        present[f] = 1;
+        if (fields[f].type == SPEC_INT) {
+            if (wire_type != 0 || !wire_varint(&p, end, &v)) return 0;
+            long long value = (long long)v;
+            if (fields[f].is32 && value != (long long)(int32_t)value) return 0;
+            num[f] = value;
+        } else {
+            if (wire_type != 2 || !wire_varint(&p, end, &v) || v > (uint64_t)(end - p) || !utf8_valid(p, (size_t)v))
+                return 0;
+            str[f] = (const char *)p;
+            str_n[f] = (Py_ssize_t)v;
+            p += v;
+        }
+    }
+    return 1;
+}
+
+/* ---- reading an item ------------------------------------------------------- */
+
+/* The values of a SignOrderRequest message (attribute by attribute); *app_id: its app_id str.
+   1, 0 to decline, -1 on a Python error. */
+static int read_message(PyObject *req, Refs *r, Item *it, PyObject **app_id) {
     for (int f = 0; f < REQ_COUNT; f++) {
         int ok = read_field(r, req, S_request_names[f], SPEC_REQUEST_FIELDS[f].type, &it->req_str[f],
                             &it->req_str_n[f], &it->req_num[f]);
         if (ok <= 0) return ok;
-        if (f == REQ_APP_ID) app_id = r->owned[r->n_owned - 1];
+        if (f == REQ_APP_ID) *app_id = r->owned[r->n_owned - 1];
     }
+    PyObject *order = PyObject_GetAttr(req, S_order);
+    if (!order) return -1;
+    r->owned[r->n_owned++] = order;
+    for (int f = 0; f < ORDER_COUNT; f++) {
+        it->str[f] = "";
+        it->str_n[f] = 0;
+        it->num[f] = 0;
+        it->has[f] = 1;
+        if (SPEC_ORDER_FIELDS[f].has_presence) {
+            PyObject *has = PyObject_CallMethodOneArg(order, S_HasField, S_order_names[f]);
+            if (!has) return -1;
+            it->has[f] = PyObject_IsTrue(has);
+            Py_DECREF(has);
+            if (it->has[f] < 0) return -1;
+            if (!it->has[f]) continue; /* unset: "" or 0 */
+        }
+        int ok = read_field(r, order, S_order_names[f], SPEC_ORDER_FIELDS[f].type, &it->str[f], &it->str_n[f],
+                            &it->num[f]);
+        if (ok <= 0) return ok;
+    }
+    return 1;
+}
+
+/* The values of a serialized SignOrderRequest of the simple form; *app_id: its app_id as a new str.
+   1, 0 to decline, -1 on a Python error. */
+static int read_bytes(PyObject *req, Refs *r, Item *it, PyObject **app_id) {
+    const uint8_t *p = (const uint8_t *)PyBytes_AS_STRING(req), *sub = NULL;
+    size_t sub_n = 0;
+    int present[MAX_FIELDS];
+    if (!wire_message(p, p + PyBytes_GET_SIZE(req), SPEC_REQUEST_FIELDS, REQ_COUNT, SPEC_REQUEST_ORDER_NUMBER,
+                      it->req_str, it->req_str_n, it->req_num, present, &sub, &sub_n))
+        return 0;
+    if (!wire_message(sub, sub + sub_n, SPEC_ORDER_FIELDS, ORDER_COUNT, 0, it->str, it->str_n, it->num, present,
+                      NULL, NULL))
+        return 0;
+    for (int f = 0; f < ORDER_COUNT; f++)
+        it->has[f] = SPEC_ORDER_FIELDS[f].has_presence ? present[f] : 1;
+    *app_id = PyUnicode_DecodeUTF8(it->req_str[REQ_APP_ID], it->req_str_n[REQ_APP_ID], NULL);
+    if (!*app_id) return -1;
+    r->owned[r->n_owned++] = *app_id;
+    return 1;
+}
+
+/* 1: the item is valid and signable here; 0: decline; -1: a Python error.
+ * The item is a SignOrderRequest message or its serialized bytes (as scan_orders found them).
+ * The rules are the compiled variants' of order_spec.py. */
+static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
+    PyObject *app_id = NULL;
+    int ok = PyBytes_Check(req) ? read_bytes(req, r, it, &app_id) : read_message(req, r, it, &app_id);
+    if (ok <= 0) return ok;
     it->env = it->req_num[REQ_ENV];
     if (it->env < 0 || it->env >= SPEC_N_ENVS || SPEC_ENV_SIGN_DATA[it->env] < 0) return 0;
 
@@ -499,24 +650,7 @@ static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
         !ascii_in(session_key, session_key_n, SPEC_SESSION_KEY_CHAR))
         return 0;
 
-    PyObject *order = PyObject_GetAttr(req, S_order);
-    if (!order) return -1;
-    r->owned[r->n_owned++] = order;
     for (int f = 0; f < ORDER_COUNT; f++) {
-        it->str[f] = it->val[f] = "";
-        it->str_n[f] = it->val_n[f] = 0;
-        it->num[f] = 0;
-        if (SPEC_ORDER_FIELDS[f].has_presence) {
-            PyObject *has = PyObject_CallMethodOneArg(order, S_HasField, S_order_names[f]);
-            if (!has) return -1;
-            it->has[f] = PyObject_IsTrue(has);
-            Py_DECREF(has);
-            if (it->has[f] < 0) return -1;
-            if (!it->has[f]) continue; /* unset: "" or 0 */
-        }
-        int ok = read_field(r, order, S_order_names[f], SPEC_ORDER_FIELDS[f].type, &it->str[f], &it->str_n[f],
-                            &it->num[f]);
-        if (ok <= 0) return ok;
         if (!SPEC_ORDER_FIELDS[f].has_presence)
             it->has[f] = SPEC_ORDER_FIELDS[f].type == SPEC_INT ? it->num[f] != 0 : it->str_n[f] != 0;
         it->val[f] = it->str[f];
@@ -538,6 +672,66 @@ static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
         if (utf8_chars(s, n) > SPEC_MAX_AUDIT_CHARS) return 0;
     }
     return 1;
+}
+
+/* scan_orders(data, batch) -> tuple of bytes, or None
+ * The serialized SignOrderRequest (batch: each of BatchSignOrdersRequest's requests) when every one is of
+ * the simple form read_bytes reads, else None (protobuf parses the request). */
+static PyObject *scan_orders(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer data;
+    int batch;
+    if (!PyArg_ParseTuple(args, "y*p", &data, &batch)) return NULL;
+    const uint8_t *p = data.buf, *end = p + data.len;
+    PyObject *items = PyList_New(0);
+    int simple = items != NULL, first = 1;
+    while (simple && (batch ? p < end : first)) {
+        first = 0;
+        const uint8_t *item = p;
+        size_t item_n = (size_t)(end - p);
+        if (batch) {
+            uint64_t tag, v;
+            if (!wire_varint(&p, end, &tag) || tag != (SPEC_BATCH_REQUESTS_NUMBER << 3 | 2) ||
+                !wire_varint(&p, end, &v) || v > (uint64_t)(end - p)) {
+                simple = 0;
+                break;
+            }
+            item = p;
+            item_n = (size_t)v;
+            p += v;
+        } else {
+            p = end;
+        }
+        const char *str[MAX_FIELDS];
+        Py_ssize_t str_n[MAX_FIELDS];
+        long long num[MAX_FIELDS];
+        int present[MAX_FIELDS];
+        const uint8_t *sub = NULL;
+        size_t sub_n = 0;
+        if (!wire_message(item, item + item_n, SPEC_REQUEST_FIELDS, REQ_COUNT, SPEC_REQUEST_ORDER_NUMBER, str, str_n,
+                          num, present, &sub, &sub_n) ||
+            !wire_message(sub, sub + sub_n, SPEC_ORDER_FIELDS, ORDER_COUNT, 0, str, str_n, num, present, NULL,
+                          NULL)) {
+            simple = 0;
+            break;
+        }
+        PyObject *b = PyBytes_FromStringAndSize((const char *)item, (Py_ssize_t)item_n);
+        if (!b || PyList_Append(items, b) < 0) {
+            Py_XDECREF(b);
+            Py_XDECREF(items);
+            PyBuffer_Release(&data);
+            return NULL;
+        }
+        Py_DECREF(b);
+    }
+    PyBuffer_Release(&data);
+    if (!items) return NULL;
+    if (!simple) {
+        Py_DECREF(items);
+        Py_RETURN_NONE;
+    }
+    PyObject *out = PyList_AsTuple(items);
+    Py_DECREF(items);
+    return out;
 }
 
 /* signData: the variant's keys, in order. */
@@ -794,6 +988,11 @@ static PyObject *hmac_sha256_hex(PyObject *Py_UNUSED(module), PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
+    {"scan_orders", scan_orders, METH_VARARGS,
+     PyDoc_STR("scan_orders(data, batch) -> tuple of bytes, or None\n\n"
+               "The serialized SignOrderRequest (batch: each request of a BatchSignOrdersRequest) when all\n"
+               "are of the simple form sign_orders reads as bytes (each field at most once, all known, strings\n"
+               "of valid UTF-8), else None: protobuf must parse the request.")},
     {"sign_orders", sign_orders, METH_VARARGS,
      PyDoc_STR("sign_orders(items, apps, audit_head, wrap) -> (results, audit_lines, counts)\n\n"
                "results[i] is the serialized SignOrderResponse of items[i] (with wrap, the serialized\n"

@@ -36,18 +36,20 @@ static const unsigned char SPEC_CONTROL_CHAR[256] = {
 
 /* ---- SignOrderRequest's fields _fastsign.c reads, and Order's (all of them) */
 enum { REQ_APP_ID, REQ_ENV, REQ_API, REQ_MODE, REQ_SESSION_KEY, REQ_COUNT };
-static const SpecField SPEC_REQUEST_FIELDS[REQ_COUNT] = {{"app_id", SPEC_STR, 0}, {"env", SPEC_INT, 0}, {"api", SPEC_INT, 0}, {"mode", SPEC_INT, 0}, {"session_key", SPEC_STR, 0}};
+static const SpecField SPEC_REQUEST_FIELDS[REQ_COUNT] = {{"app_id", SPEC_STR, 0, 1, 0}, {"env", SPEC_INT, 0, 2, 1}, {"api", SPEC_INT, 0, 3, 1}, {"mode", SPEC_INT, 0, 4, 1}, {"session_key", SPEC_STR, 0, 6, 0}};
+#define SPEC_REQUEST_ORDER_NUMBER 5 /* SignOrderRequest.order */
+#define SPEC_BATCH_REQUESTS_NUMBER 1 /* BatchSignOrdersRequest.requests */
 enum { ORDER_PRODUCT_ID, ORDER_GOODS_PRICE, ORDER_BUY_QUANTITY, ORDER_OUT_TRADE_NO, ORDER_ATTACH, ORDER_CURRENCY_TYPE, ORDER_PLATFORM, ORDER_ZONE_ID, ORDER_ACTIVITY_SELLING_PRICE, ORDER_COUNT };
 static const SpecField SPEC_ORDER_FIELDS[ORDER_COUNT] = {
-    {"product_id", SPEC_STR, 0},
-    {"goods_price", SPEC_INT, 0},
-    {"buy_quantity", SPEC_INT, 0},
-    {"out_trade_no", SPEC_STR, 0},
-    {"attach", SPEC_STR, 0},
-    {"currency_type", SPEC_STR, 0},
-    {"platform", SPEC_STR, 0},
-    {"zone_id", SPEC_STR, 0},
-    {"activity_selling_price", SPEC_INT, 1},
+    {"product_id", SPEC_STR, 0, 1, 0},
+    {"goods_price", SPEC_INT, 0, 2, 0},
+    {"buy_quantity", SPEC_INT, 0, 3, 0},
+    {"out_trade_no", SPEC_STR, 0, 4, 0},
+    {"attach", SPEC_STR, 0, 5, 0},
+    {"currency_type", SPEC_STR, 0, 6, 0},
+    {"platform", SPEC_STR, 0, 7, 0},
+    {"zone_id", SPEC_STR, 0, 8, 0},
+    {"activity_selling_price", SPEC_INT, 1, 9, 0},
 };
 
 /* ---- envs, by paysig.v1.Env number: signData's env (-1: none), audit name, metrics label */
@@ -165,4 +167,4 @@ static const SpecAudit SPEC_AUDIT[] = {
     {",\"key_env\":", 11, AUDIT_KEY_ENV, 0, -1},
     {",\"signature_fp\":", 16, AUDIT_SIGNATURE_FP, 0, -1},
 };
-#define SPEC_DIGEST "d330c8d408881b58b110f8234a19ac41227e0b60234ddaa5da3f9e99a30bda43" /* of the text above */
+#define SPEC_DIGEST "e3a7196bac395dd55d2844344ebfa6242a272a1042af45a08b1f1dc2c754f698" /* of the text above */

@@ -18,6 +18,7 @@ from .access import Caller
 from .config import Config
 from .keys import Env
 from .ops.common import ENV_TO_PROTO
+from paysig.v1 import signer_pb2 as pb
 
 try:
     from . import _fastsign
@@ -56,9 +57,50 @@ class FastOrders:
 
     def sign(self, items, caller: Caller, audit_head: str, wrap: bool) -> tuple[list[bytes | None], bytes,
                                                                                dict[tuple[str, str, str], int]]:
-        """(results, audit lines, signed counts) of _fastsign.sign_orders; the
+        """(results, audit lines, signed counts) of _fastsign.sign_orders, for
+        items that are SignOrderRequest messages or RawOrders.items; the
         counts are keyed (app_id, env, api), env as metrics.ENV_LABELS names it."""
         return _fastsign.sign_orders(items, self._apps_for(caller), audit_head, wrap)
+
+
+class RawOrders:
+    """A SignOrder or BatchSignOrders request kept as its bytes, because
+    every SignOrderRequest in it is of the simple form _fastsign reads
+    (``scan``): ``items`` are their serialized bytes, signed without a
+    protobuf message in between. ``message`` and ``item`` parse with
+    protobuf, for what the reference path answers or audits; they cannot
+    fail, as protobuf parses the simple form."""
+
+    __slots__ = ("items", "_data", "_batch", "_message")
+
+    def __init__(self, data: bytes, items: tuple[bytes, ...], batch: bool):
+        self.items = items
+        self._data = data
+        self._batch = batch
+        self._message = None
+
+    @staticmethod
+    def scan(data: bytes, batch: bool) -> "RawOrders | None":
+        """The request as bytes, or None when protobuf must parse it (or the extension is not built)."""
+        if _fastsign is None:
+            return None
+        items = _fastsign.scan_orders(data, batch)
+        return None if items is None else RawOrders(data, items, batch)
+
+    def message(self) -> Any:
+        """The SignOrderRequest (a batch: the BatchSignOrdersRequest)."""
+        if self._message is None:
+            self._message = (pb.BatchSignOrdersRequest if self._batch else pb.SignOrderRequest).FromString(self._data)
+        return self._message
+
+    def item(self, i: int) -> Any:
+        """The i-th SignOrderRequest."""
+        return pb.SignOrderRequest.FromString(self.items[i])
+
+
+def message_of(request: Any) -> Any:
+    """The protobuf message of a request (RawOrders or already a message)."""
+    return request.message() if isinstance(request, RawOrders) else request
 
 
 def varint(n: int) -> bytes:

@@ -84,6 +84,15 @@ def field_type(field) -> str:
     raise SpecError(f"{field.full_name}: _fastsign.c reads strings and integers only")
 
 
+def spec_field(field, has_presence: bool = False) -> str:
+    """A SpecField row: name, type, presence, field number, and whether its
+    varint is 32 bits (int32 and enum) rather than 64 (int64)."""
+    if field.is_repeated:
+        raise SpecError(f"{field.full_name}: _fastsign.c reads singular fields only")
+    is32 = field.type in (field.TYPE_INT32, field.TYPE_ENUM)
+    return f"{{{c_string(field.name)}, {field_type(field)}, {int(has_presence)}, {field.number}, {int(is32)}}}"
+
+
 def enum_names(enum) -> str:
     names = {v.number: v.name for v in enum.values}
     if sorted(names) != list(range(len(names))):
@@ -165,13 +174,21 @@ def generate() -> str:
                         "_fastsign.c has no code for them")
     out.append("enum { " + ", ".join(f"REQ_{n.upper()}" for n in C_REQUEST_FIELDS) + ", REQ_COUNT };")
     out.append("static const SpecField SPEC_REQUEST_FIELDS[REQ_COUNT] = {" + ", ".join(
-        f"{{{c_string(n)}, {field_type(REQUEST.fields_by_name[n])}, 0}}" for n in C_REQUEST_FIELDS) + "};")
+        spec_field(REQUEST.fields_by_name[n]) for n in C_REQUEST_FIELDS) + "};")
+    order_field = REQUEST.fields_by_name["order"]
+    if order_field.message_type is not ORDER or order_field.is_repeated:
+        raise SpecError("SignOrderRequest.order: _fastsign.c reads one Order message")
+    out.append(f"#define SPEC_REQUEST_ORDER_NUMBER {order_field.number} /* SignOrderRequest.order */")
+    requests = pb.BatchSignOrdersRequest.DESCRIPTOR.fields_by_name["requests"]
+    if len(pb.BatchSignOrdersRequest.DESCRIPTOR.fields) != 1 or requests.message_type is not REQUEST:
+        raise SpecError("BatchSignOrdersRequest: _fastsign.c reads its repeated requests only")
+    out.append(f"#define SPEC_BATCH_REQUESTS_NUMBER {requests.number} /* BatchSignOrdersRequest.requests */")
     order_fields = list(order_spec.ORDER_FIELDS)
     out.append("enum { " + ", ".join(f"ORDER_{n.upper()}" for n in order_fields) + ", ORDER_COUNT };")
     out.append("static const SpecField SPEC_ORDER_FIELDS[ORDER_COUNT] = {")
     for n in order_fields:
         f = ORDER.fields_by_name[n]
-        out.append(f"    {{{c_string(n)}, {field_type(f)}, {int(f.has_presence)}}},")
+        out.append(f"    {spec_field(f, f.has_presence)},")
     out.append("};")
 
     out += ["", "/* ---- envs, by paysig.v1.Env number: signData's env (-1: none), audit name, metrics label */"]

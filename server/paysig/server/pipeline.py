@@ -33,7 +33,7 @@ from . import fastpath
 from .audit import AuditLog, CallAudit, audit_unavailable
 from .config import Config
 from .errors import Code, PaysigError, Rule, Violations
-from .fastpath import FastOrders
+from .fastpath import FastOrders, RawOrders, message_of
 from .limits import InFlight
 from .ratelimit import RateLimiter
 from .state import ConfigHolder
@@ -114,7 +114,8 @@ class Pipeline:
         return fast
 
     def run(self, spec: RpcSpec, request: Any, context: CallContext, request_id: str = "") -> bytes:
-        """The serialized response to one request of a unary RPC."""
+        """The serialized response to one request of a unary RPC (a message,
+        or for SignOrder possibly RawOrders: its bytes, read by the fast path)."""
         started = time.perf_counter()
         config = self._holder.current
         call = CallAudit(spec.name, context.peer(), request_id)
@@ -122,15 +123,17 @@ class Pipeline:
             call.caller = caller = config.access.authenticate(context)
             self._admit(config, caller, spec.name, 1)
         except PaysigError as error:
-            raise self._finish(spec.name, [call.record(spec.name, request, None, error)], error, started,
-                               request_id)
+            raise self._finish(spec.name, [call.record(spec.name, message_of(request), None, error)], error,
+                               started, request_id)
         if spec.fast and self._use_fast:
-            results, lines, signed = self._fast_orders(config).sign((request,), caller, call.encoded_head(), False)
+            items = request.items if isinstance(request, RawOrders) else (request,)
+            results, lines, signed = self._fast_orders(config).sign(items, caller, call.encoded_head(), False)
             if results[0] is not None:
                 error = self._finish(spec.name, [], None, started, request_id, lines, signed)
                 if error is not None:
                     raise error
                 return results[0]
+        request = message_of(request)
         response, error = self._apply(config, caller, spec.name, spec.operation, request)
         error = self._finish(spec.name, [call.record(spec.name, request, response, error)], error, started,
                              request_id)
@@ -144,14 +147,15 @@ class Pipeline:
         for the others, in request order."""
         started = time.perf_counter()
         config = self._holder.current
-        items = request.requests
+        raw = isinstance(request, RawOrders)
+        items = request.items if raw else request.requests
         call = CallAudit(spec.name, context.peer(), request_id)
         try:
             if not 1 <= len(items) <= MAX_BATCH_ITEMS:
                 v = Violations()
                 v.add("requests", Rule.REQUIRED if not items else Rule.TOO_LONG,
                       f"must hold 1 to {MAX_BATCH_ITEMS} requests")
-                v.raise_if_any(type(request).__name__)
+                v.raise_if_any(type(message_of(request)).__name__)
             call.caller = caller = config.access.authenticate(context)
             self._admit(config, caller, spec.name, len(items))
         except PaysigError as error:
@@ -163,7 +167,7 @@ class Pipeline:
             encoded, lines, signed = [None] * len(items), b"", None
         for i, done in enumerate(encoded):
             if done is None:
-                result = self._item_result(config, spec, call, items[i], records)
+                result = self._item_result(config, spec, call, request.item(i) if raw else items[i], records)
                 encoded[i] = spec.results_tag + fastpath.varint(len(result)) + result
         error = self._finish(spec.name, records, None, started, request_id, lines, signed)
         if error is not None:

@@ -16,6 +16,7 @@ from paysig.v1 import signer_pb2 as pb
 from paysig.v1 import signer_pb2_grpc
 
 from .errors import Code, PaysigError
+from .fastpath import RawOrders
 from .ops.diagnose_signature import diagnose_signature
 from .ops.sign_api_call import sign_api_call
 from .ops.sign_order import sign_order
@@ -52,17 +53,29 @@ def tolerant_deserializer(message_type: type) -> Callable[[bytes], Any]:
     return parse
 
 
+def fast_deserializer(spec: RpcSpec) -> Callable[[bytes], Any]:
+    """For the RPCs the fast path signs: the request as its bytes
+    (fastpath.RawOrders) when _fastsign reads it, else as protobuf parses it."""
+    parse = tolerant_deserializer(spec.request_type)
+
+    def read(data: bytes):
+        raw = RawOrders.scan(data, spec.batch)
+        return parse(data) if raw is None else raw
+
+    return read
+
+
 def generic_handler(servicer: "SignerServicer") -> grpc.GenericRpcHandler:
     """SignerService's handlers, one per method of its descriptor (each must
     have its RpcSpec), with tolerant request deserializers (grpcio would answer
-    undecodable bytes INTERNAL) and no response serializer: the pipeline
-    answers serialized responses."""
+    undecodable bytes INTERNAL; the fast path's RPCs keep the bytes it reads)
+    and no response serializer: the pipeline answers serialized responses."""
     service = pb.DESCRIPTOR.services_by_name["SignerService"]
-    handlers = {
-        m.name: grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, m.name), request_deserializer=tolerant_deserializer(SPECS[m.name].request_type))
-        for m in service.methods
-    }
+    handlers = {}
+    for m in service.methods:
+        spec = SPECS[m.name]
+        read = fast_deserializer(spec) if spec.fast else tolerant_deserializer(spec.request_type)
+        handlers[m.name] = grpc.unary_unary_rpc_method_handler(getattr(servicer, m.name), request_deserializer=read)
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
