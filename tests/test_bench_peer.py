@@ -61,8 +61,9 @@ INVALID = [
 ]
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
+@pytest.fixture(scope="module", params=["none", "always"])
+def servers(tmp_path_factory, request):
+    """paysig and the Go peer, the peer with -sync none and always (durable audit lines, as paysig's default)."""
     tmp = tmp_path_factory.mktemp("peer")
     binary = tmp / "peer"
     subprocess.run(["go", "build", "-o", str(binary), "./peer"], cwd=REPO / "bench", check=True, timeout=600,
@@ -70,7 +71,7 @@ def servers(tmp_path_factory):
     (tmp / "key").write_text(KEY)
     peer = subprocess.Popen([str(binary), "-listen", "127.0.0.1:0", "-mode", "sign", "-app", "g1", "-kind",
                              "minigame", "-offer-id", "1450000001", "-key-file", str(tmp / "key"), "-audit",
-                             str(tmp / "peer-audit.log")], stdout=subprocess.PIPE, text=True)
+                             str(tmp / "peer-audit.log"), "-sync", request.param], stdout=subprocess.PIPE, text=True)
     paysig = ServerProcess(write_config(tmp, CONFIG.replace("{audit}", str(tmp / "audit.log"))), "--workers", "1")
     try:
         peer_port = int(peer.stdout.readline())

@@ -6,7 +6,9 @@
 // as paysig does: the same rules, the same signData, both HMACs, the same
 // serialized response (bench/run.py checks the bytes against paysig's before
 // measuring), an x-request-id trailer and one audit line per order written
-// to -audit before the answer. It is a benchmark peer, not a product: one
+// to -audit before the answer (with -sync always, on disk before the answer,
+// one fdatasync shared by concurrent calls, as paysig's default [audit] sync
+// = "always"). It is a benchmark peer, not a product: one
 // app, one key, and errors without paysig's rich status details.
 //
 // With -mode floor it is the transport floor: SignOrder computes one HMAC
@@ -61,6 +63,7 @@ type server struct {
 	app    app
 	appMAC sync.Pool // of hash.Hash: HMAC-SHA256 keyed with app.key, Reset before use
 	audit  *os.File
+	commit *groupCommit
 }
 
 // order is a validated SignOrderRequest with its defaults applied.
@@ -384,8 +387,50 @@ func (s *server) writeAudit(lines []byte) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	if _, err := s.audit.Write(lines); err != nil {
+	if err := s.commit.write(s.audit, lines); err != nil {
 		return status.Error(codes.Unavailable, "audit log unavailable")
+	}
+	return nil
+}
+
+// groupCommit appends audit lines and, with durable, makes them durable
+// before returning as paysig's [audit] sync = "always" does (audit.py's
+// GroupCommit): the first writer to need an fdatasync leads it for every
+// write made so far; writers arriving meanwhile wait for it or the next.
+type groupCommit struct {
+	durable       bool
+	mu            sync.Mutex
+	cond          *sync.Cond
+	written, done uint64
+	syncing       bool
+}
+
+func (g *groupCommit) write(f *os.File, lines []byte) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, err := f.Write(lines); err != nil {
+		return err
+	}
+	g.written++
+	n := g.written
+	for g.durable && g.done < n {
+		if g.syncing {
+			g.cond.Wait()
+			continue
+		}
+		g.syncing = true
+		through := g.written
+		g.mu.Unlock()
+		err := syscall.Fdatasync(int(f.Fd()))
+		g.mu.Lock()
+		g.syncing = false
+		g.cond.Broadcast()
+		if err != nil {
+			return err
+		}
+		if through > g.done {
+			g.done = through
+		}
 	}
 	return nil
 }
@@ -460,6 +505,7 @@ func main() {
 	keyFile := flag.String("key-file", "", "a file holding the AppKey (sign mode)")
 	version := flag.Uint("key-version", 1, "the AppKey's version")
 	auditPath := flag.String("audit", os.DevNull, "audit log file (appended)")
+	syncMode := flag.String("sync", "none", "always (each answer after its lines are on disk, group commit, as paysig's default) or none")
 	flag.Parse()
 
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(2<<20), grpc.MaxSendMsgSize(16<<20))
@@ -482,8 +528,14 @@ func main() {
 			os.Exit(2)
 		}
 		defer audit.Close()
+		if *syncMode != "always" && *syncMode != "none" {
+			fmt.Fprintln(os.Stderr, "peer: -sync always or none")
+			os.Exit(2)
+		}
+		commit := &groupCommit{durable: *syncMode == "always"}
+		commit.cond = sync.NewCond(&commit.mu)
 		s := &server{app: app{id: *appID, offerID: *offerID, miniprogram: *kind == "miniprogram", env: env, key: key,
-			version: uint32(*version)}, audit: audit}
+			version: uint32(*version)}, audit: audit, commit: commit}
 		s.appMAC.New = func() any { return hmac.New(sha256.New, key) }
 		pb.RegisterSignerServiceServer(srv, s)
 	default:
