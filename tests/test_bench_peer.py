@@ -8,8 +8,10 @@ The peer is built from bench/ (its own Go module) and run next to
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -151,3 +153,11 @@ def test_the_grpcio_floor_serves_with_paysigs_workers_and_options():
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_the_in_process_bench_measures_this_tree():
+    out = subprocess.run([sys.executable, str(REPO / "bench" / "inprocess.py")], capture_output=True, text=True,
+                         timeout=300, check=True)
+    result = json.loads(out.stdout)
+    assert Path(result["tree"]) == REPO
+    assert result["unary_us_per_call"] > 0 and result["batch_us_per_order"] > 0
