@@ -130,7 +130,6 @@ def test_the_grpcio_floor_serves_with_paysigs_workers_and_options():
     import hmac
     import select
     import signal
-    import sys
 
     from support import REPO, free_port
 
