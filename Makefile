@@ -148,7 +148,7 @@ test: venv tools checkgenerate lint test-cpp test-python test-go fuzz-quick ## R
 FUZZ_SECONDS ?= 300
 
 .PHONY: fuzz-quick
-fuzz-quick: venv ## 10 s of coverage-guided fuzzing of validation, signData and push parsing (part of make test).
+fuzz-quick: venv ## 10 s of coverage-guided fuzzing of validation, signData, request bytes and push parsing (part of make test).
 	$(PY) fuzz/fuzz_signing.py -max_total_time=10 -print_final_stats=1 2>&1 | tail -4
 
 .PHONY: fuzz

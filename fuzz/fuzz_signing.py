@@ -6,6 +6,8 @@ fast-path answer that differs from the reference path's. Pushes: the fuzzer's
 bytes as a plain body, and as the Encrypt of a correctly signed safe-mode
 push (so the decryption and the inner parser are reached); a safe-mode push
 that is accepted, or a plain one whose message is not the body, is a crash.
+Request bytes: whatever the fast path reads as bytes (scan_orders) protobuf
+must parse, and the bytes must sign exactly as the parsed messages do.
 
     python fuzz/fuzz_signing.py -max_total_time=60      (make fuzz)
 """
@@ -30,7 +32,7 @@ with atheris.instrument_imports():
     from paysig.v1 import signer_pb2 as pb
 
 from paysig.server.access import ANONYMOUS  # noqa: E402
-from paysig.server.fastpath import FastOrders  # noqa: E402
+from paysig.server.fastpath import FastOrders, _fastsign  # noqa: E402
 
 CONFIG = load_config(Path(__file__).resolve().parent.parent / "tests" / "conformance" / "config.toml")
 APPS = ["mg", "mp", "sa", "sa-mp", "sa-env", "mg-prod-only", "nope", ""]
@@ -46,6 +48,8 @@ PUSH_CONFIG = parse_config({"apps": [
     {"app_id": "sa", "kind": "superapp", "keys": {"production": {"value": "k"}}, "push": {}},
 ]}, source="fuzz", base_dir=Path("."))
 TIMESTAMP, NONCE = "1714112445", "415670741"
+VALID_ORDER = pb.SignOrderRequest(app_id="mg", env=1, api=1, session_key="9hAb/NEYUlkaMBEsmFgzig==", order=pb.Order(
+    product_id="sword", goods_price=600, buy_quantity=1, out_trade_no="o-1")).SerializeToString()
 
 
 def sha1_sorted(*parts: str) -> str:
@@ -78,6 +82,20 @@ def fuzz_push(fdp: atheris.FuzzedDataProvider) -> None:
     assert r.result == pb.NOTIFICATION_RESULT_REJECTED, "a random ciphertext was accepted"
 
 
+def fuzz_request_bytes(fdp: atheris.FuzzedDataProvider) -> None:
+    batch = fdp.ConsumeBool()
+    raw = (VALID_ORDER if fdp.ConsumeBool() else b"") + fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 512))
+    if batch:
+        raw = b"\x0a" + bytes([len(VALID_ORDER)]) + VALID_ORDER + raw
+    items = _fastsign.scan_orders(raw, batch)
+    if items is None:
+        return
+    message = (pb.BatchSignOrdersRequest if batch else pb.SignOrderRequest).FromString(raw)  # must not raise
+    parsed = list(message.requests) if batch else [message]
+    head = '{"rpc":"SignOrder"'
+    assert FAST.sign(items, ANONYMOUS, head, batch) == FAST.sign(parsed, ANONYMOUS, head, batch), "bytes != message"
+
+
 def text(fdp: atheris.FuzzedDataProvider) -> str:
     return fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 80))
 
@@ -96,7 +114,7 @@ def check_sign_data(sign_data: str) -> None:
 
 def test_one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
-    choice = fdp.ConsumeIntInRange(0, 3)
+    choice = fdp.ConsumeIntInRange(0, 4)
     app_id = APPS[fdp.ConsumeIntInRange(0, len(APPS) - 1)]
     try:
         if choice == 0:
@@ -121,6 +139,8 @@ def test_one_input(data: bytes) -> None:
                                                         uri=text(fdp), body=text(fdp), session_key=text(fdp)))
         elif choice == 3:
             fuzz_push(fdp)
+        elif choice == 4:
+            fuzz_request_bytes(fdp)
         else:
             verify_signature(CONFIG, pb.VerifySignatureRequest(
                 app_id=app_id, env=fdp.ConsumeIntInRange(0, 3), scheme=fdp.ConsumeIntInRange(0, 4),
