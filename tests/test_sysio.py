@@ -130,3 +130,35 @@ def test_a_lock_held_by_a_killed_worker_is_released():
         limiter.take(caller)
     finally:
         limiter.close()
+
+
+def _records(data: bytes, torn: bool) -> list[bytes]:
+    """The writes write_lines makes of ``data``: a SOCK_SEQPACKET socket keeps each one a record."""
+    import socket
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with a, b:
+        assert _sysio.write_lines(a.fileno(), data, torn) == (True, False)
+        a.shutdown(socket.SHUT_WR)
+        records = []
+        while record := b.recv(1 << 20):
+            records.append(record)
+    return records
+
+
+def test_pipe_writes_are_whole_lines_of_at_most_pipe_buf_bytes_even_after_a_torn_line():
+    """A line of up to PIPE_BUF bytes always goes in one write of at most
+    PIPE_BUF bytes, so that it never interleaves with another writer's: after
+    a torn line, the newline that ends it goes alone when it does not fit
+    with the next line."""
+    n = _sysio.PIPE_BUF
+    for sizes in ([n], [n - 1], [n - 2], [10, n], [n - 1, 1], [3, 4, 5], [n // 2, n // 2, n], [n + 5, 1], [1]):
+        data = b"".join(b"x" * (size - 1) + b"\n" for size in sizes)
+        for torn in (False, True):
+            records = _records(data, torn)
+            assert b"".join(records) == (b"\n" if torn else b"") + data
+            for record in records:
+                assert record.endswith(b"\n")
+                assert len(record) <= n or record.count(b"\n") == 1, (sizes, torn, [len(r) for r in records])
+    assert _records(b"", True) == [b"\n"]
+    assert _records(b"", False) == []

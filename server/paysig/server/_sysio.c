@@ -148,18 +148,20 @@ static PyObject *write_lines(PyObject *self, PyObject *args) {
     const char *p = data.buf, *end = p + data.len;
     int written = 1;
     while (p < end || torn) {
-        /* the longest run of whole lines that fits PIPE_BUF (with the leading newline), else one line */
+        /* the longest run of whole lines that fits PIPE_BUF (with the leading newline), else one line
+           alone; after a torn line, a newline alone when the first line does not fit with it (a line of
+           PIPE_BUF bytes must not go in a write of PIPE_BUF + 1, which the kernel may interleave) */
         size_t room = PIPE_BUF - (torn ? 1 : 0);
-        const char *cut = p, *scan = p;
-        while (scan < end) {
-            const char *nl = memchr(scan, '\n', (size_t)(end - scan));
+        const char *cut = p;
+        while (cut < end) {
+            const char *nl = memchr(cut, '\n', (size_t)(end - cut));
             const char *next = nl ? nl + 1 : end;
-            if ((size_t)(next - p) > room && cut > p)
+            if ((size_t)(next - p) > room) {
+                if (cut == p && !torn)
+                    cut = next; /* longer than PIPE_BUF: alone */
                 break;
+            }
             cut = next;
-            scan = next;
-            if ((size_t)(cut - p) >= room)
-                break;
         }
         struct iovec iov[2] = {{"\n", 1}, {(void *)p, (size_t)(cut - p)}};
         int skip = torn ? 0 : 1;
