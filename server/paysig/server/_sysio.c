@@ -49,7 +49,13 @@
    the bytes that went. */
 static int write_all(int fd, struct iovec *iov, int n, size_t *done, int may_block) {
     *done = 0;
-    while (n > 0) {
+    for (;;) {
+        while (n > 0 && iov->iov_len == 0) { /* nothing to write is written (writev would return 0: EIO) */
+            iov++;
+            n--;
+        }
+        if (n == 0)
+            break;
         ssize_t w;
         if (may_block) {
             struct pollfd p = {fd, POLLOUT, 0};
@@ -122,12 +128,11 @@ static PyObject *append(PyObject *self, PyObject *args) {
         struct iovec iov[2] = {{"\n", 1}, {data.buf, (size_t)data.len}};
         size_t done;
         int skip = torn ? 0 : 1;
-        size_t wanted = (size_t)data.len + (size_t)(1 - skip);
         if (write_all(fd, iov + skip, 2 - skip, &done, 0) == 0) {
             written = 1;
             torn = 0;
-        } else if (done > 0 && done < wanted) {
-            torn = 1;
+        } else if (done > 0) {
+            torn = done > (size_t)(1 - skip); /* part of data went; the leading newline alone ends the torn line */
         }
         flock(fd, LOCK_UN);
     }
@@ -168,7 +173,8 @@ static PyObject *write_lines(PyObject *self, PyObject *args) {
         size_t done;
         if (write_all(fd, iov + skip, 2 - skip, &done, 1) != 0) {
             written = 0;
-            torn = torn || done > 0;
+            if (done > 0)
+                torn = done > (size_t)(1 - skip); /* the leading newline alone ends the torn line */
             break;
         }
         torn = 0;
