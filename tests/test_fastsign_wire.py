@@ -167,3 +167,40 @@ def test_the_servicer_keeps_the_bytes_of_what_the_fast_path_reads_and_parses_the
     raw = batch(pb.BatchSignOrdersRequest(requests=[VALID, VALID_VP]).SerializeToString())
     assert isinstance(raw, fastpath.RawOrders) and [raw.item(0), raw.item(1)] == [VALID, VALID_VP]
     assert isinstance(batch(string(1, string(1, b"\xff"))), Undecodable)
+
+
+def overlong(n: int, size: int) -> bytes:
+    """n as a varint of ``size`` bytes (needless continuation bytes)."""
+    out = bytearray(varint(n))
+    while len(out) < size:
+        out[-1] |= 0x80
+        out.append(0)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("size", range(1, 11))
+def test_tags_and_lengths_of_more_than_five_bytes_are_left_to_protobuf_which_refuses_them(size):
+    """upb reads a tag or a length of at most 5 bytes, even when a longer one
+    has a small value; it reads any value varint of up to 10 bytes."""
+    cases = {
+        "app_id's tag": overlong(1 << 3 | 2, size) + varint(2) + b"mg",
+        "app_id's length": field(1, 2, overlong(2, size) + b"mg"),
+        "order's tag": overlong(5 << 3 | 2, size) + varint(0),
+        "order's length": field(5, 2, overlong(3, size) + string(1, b"a")),
+        "a tag in the order": string(5, overlong(1 << 3 | 2, size) + varint(1) + b"a"),
+    }
+    for name, data in cases.items():
+        try:
+            pb.SignOrderRequest.FromString(data)
+            parses = True
+        except DecodeError:
+            parses = False
+        assert parses == (size <= 5), name
+        assert (scan(data) is not None) == parses, name
+        if parses:
+            assert same_as_protobuf(data)
+        batch = overlong(1 << 3 | 2, size) + varint(len(VALID.SerializeToString())) + VALID.SerializeToString()
+        assert (scan(batch, True) is not None) == (size <= 5)
+        batch = field(1, 2, overlong(0, size))
+        assert (scan(batch, True) is not None) == (size <= 5)
+    assert same_as_protobuf(field(2, 0, overlong(2, size)))  # a value: up to 10 bytes

@@ -130,3 +130,79 @@ def test_a_lock_held_by_a_killed_worker_is_released():
         limiter.take(caller)
     finally:
         limiter.close()
+
+
+def _records(data: bytes, torn: bool) -> list[bytes]:
+    """The writes write_lines makes of ``data``: a SOCK_SEQPACKET socket keeps each one a record."""
+    import socket
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with a, b:
+        assert _sysio.write_lines(a.fileno(), data, torn) == (True, False)
+        a.shutdown(socket.SHUT_WR)
+        records = []
+        while record := b.recv(1 << 20):
+            records.append(record)
+    return records
+
+
+def test_pipe_writes_are_whole_lines_of_at_most_pipe_buf_bytes_even_after_a_torn_line():
+    """A line of up to PIPE_BUF bytes always goes in one write of at most
+    PIPE_BUF bytes, so that it never interleaves with another writer's: after
+    a torn line, the newline that ends it goes alone when it does not fit
+    with the next line."""
+    n = _sysio.PIPE_BUF
+    for sizes in ([n], [n - 1], [n - 2], [10, n], [n - 1, 1], [3, 4, 5], [n // 2, n // 2, n], [n + 5, 1], [1]):
+        data = b"".join(b"x" * (size - 1) + b"\n" for size in sizes)
+        for torn in (False, True):
+            records = _records(data, torn)
+            assert b"".join(records) == (b"\n" if torn else b"") + data
+            for record in records:
+                assert record.endswith(b"\n")
+                assert len(record) <= n or record.count(b"\n") == 1, (sizes, torn, [len(r) for r in records])
+    assert _records(b"", True) == [b"\n"]
+    assert _records(b"", False) == []
+
+
+def _in_child_with_file_size_limit(limit: int, call) -> object:
+    """call() in a forked child whose files may not grow past ``limit`` bytes
+    (RLIMIT_FSIZE: a write is cut there, the next fails with EFBIG); its result."""
+    import pickle
+    import resource
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+            os.write(write_fd, pickle.dumps(call()))
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    data = b"".join(iter(lambda: os.read(read_fd, 65536), b""))
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    return pickle.loads(data)
+
+
+def test_a_short_append_reports_whether_the_file_ends_in_a_torn_line(tmp_path):
+    """torn: the file now ends in a torn line. The newline that ends another
+    writer's torn line is not one when nothing followed it, nor is nothing."""
+    path = tmp_path / "audit.log"
+    path.write_bytes(b"whole\npart")  # another process's torn line
+    fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    try:
+        st = os.fstat(fd)
+        append = lambda data, torn: _sysio.append(fd, data, torn, str(path), st.st_dev, st.st_ino)  # noqa: E731
+        # room for the newline only: the line ends, nothing of ours is torn
+        assert _in_child_with_file_size_limit(11, lambda: append(b"line\n", False)) == (False, False, True)
+        assert path.read_bytes() == b"whole\npart\n"
+        assert append(b"", False) == (True, False, True)  # nothing to write: written
+        assert append(b"next\n", False) == (True, False, True)
+        assert path.read_bytes() == b"whole\npart\nnext\n"
+        # part of the line: torn
+        assert _in_child_with_file_size_limit(19, lambda: append(b"line\n", False)) == (False, True, True)
+        assert append(b"more\n", True) == (True, False, True)
+        assert path.read_bytes() == b"whole\npart\nnext\nlin\nmore\n"
+    finally:
+        os.close(fd)

@@ -472,7 +472,8 @@ static int rule_ok(const SpecRule *rule, Item *it) {
 /* Only the simple form is read: every field at most once, each known to the spec (SignOrderRequest's and
    Order's) and of its wire type, strings of valid UTF-8, int32 and enum values within 32 bits. Protobuf
    parses that form into exactly these values; anything else (a repeated or unknown field, a group, a
-   truncated or over-long varint, ...) is declined and left to protobuf and the reference path. */
+   truncated or over-long varint, a tag or length of more than 5 bytes, ...) is declined and left to protobuf
+   and the reference path. */
 
 /* A varint of at most 64 bits; 0 when it is truncated or longer. */
 static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
@@ -488,6 +489,18 @@ static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
         }
     }
     return 0;
+}
+
+/* A tag or a length: a varint of at most 5 bytes (upb refuses a longer one, even with needless continuation
+   bytes and a small value) and at most 32 bits; 0 otherwise. */
+static int wire_varint32(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    const uint8_t *start = *p;
+    return wire_varint(p, end, v) && *p - start <= 5 && *v <= UINT32_MAX;
+}
+
+/* The length of a length-delimited field that lies within [*p, end); 0 otherwise. */
+static int wire_length(const uint8_t **p, const uint8_t *end, uint64_t *n) {
+    return wire_varint32(p, end, n) && *n <= (uint64_t)(end - *p);
 }
 
 /* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF), as protobuf requires of strings. */
@@ -532,11 +545,11 @@ static int wire_message(const uint8_t *p, const uint8_t *end, const SpecField *f
     }
     while (p && p < end) { /* p NULL: an absent message, every field unset */
         uint64_t tag, v;
-        if (!wire_varint(&p, end, &tag) || tag > UINT32_MAX) return 0;
+        if (!wire_varint32(&p, end, &tag)) return 0;
         uint64_t number = tag >> 3;
         int wire_type = (int)(tag & 7);
         if (nested && number == (uint64_t)nested) {
-            if (wire_type != 2 || sub_seen || !wire_varint(&p, end, &v) || v > (uint64_t)(end - p)) return 0;
+            if (wire_type != 2 || sub_seen || !wire_length(&p, end, &v)) return 0;
             sub_seen = 1;
             *sub = p;
             *sub_n = (size_t)v;
@@ -553,7 +566,7 @@ static int wire_message(const uint8_t *p, const uint8_t *end, const SpecField *f
             if (fields[f].is32 && value != (long long)(int32_t)value) return 0;
             num[f] = value;
         } else {
-            if (wire_type != 2 || !wire_varint(&p, end, &v) || v > (uint64_t)(end - p) || !utf8_valid(p, (size_t)v))
+            if (wire_type != 2 || !wire_length(&p, end, &v) || !utf8_valid(p, (size_t)v))
                 return 0;
             str[f] = (const char *)p;
             str_n[f] = (Py_ssize_t)v;
@@ -690,8 +703,8 @@ static PyObject *scan_orders(PyObject *Py_UNUSED(module), PyObject *args) {
         size_t item_n = (size_t)(end - p);
         if (batch) {
             uint64_t tag, v;
-            if (!wire_varint(&p, end, &tag) || tag != (SPEC_BATCH_REQUESTS_NUMBER << 3 | 2) ||
-                !wire_varint(&p, end, &v) || v > (uint64_t)(end - p)) {
+            if (!wire_varint32(&p, end, &tag) || tag != (SPEC_BATCH_REQUESTS_NUMBER << 3 | 2) ||
+                !wire_length(&p, end, &v)) {
                 simple = 0;
                 break;
             }

@@ -49,7 +49,13 @@
    the bytes that went. */
 static int write_all(int fd, struct iovec *iov, int n, size_t *done, int may_block) {
     *done = 0;
-    while (n > 0) {
+    for (;;) {
+        while (n > 0 && iov->iov_len == 0) { /* nothing to write is written (writev would return 0: EIO) */
+            iov++;
+            n--;
+        }
+        if (n == 0)
+            break;
         ssize_t w;
         if (may_block) {
             struct pollfd p = {fd, POLLOUT, 0};
@@ -122,12 +128,11 @@ static PyObject *append(PyObject *self, PyObject *args) {
         struct iovec iov[2] = {{"\n", 1}, {data.buf, (size_t)data.len}};
         size_t done;
         int skip = torn ? 0 : 1;
-        size_t wanted = (size_t)data.len + (size_t)(1 - skip);
         if (write_all(fd, iov + skip, 2 - skip, &done, 0) == 0) {
             written = 1;
             torn = 0;
-        } else if (done > 0 && done < wanted) {
-            torn = 1;
+        } else if (done > 0) {
+            torn = done > (size_t)(1 - skip); /* part of data went; the leading newline alone ends the torn line */
         }
         flock(fd, LOCK_UN);
     }
@@ -148,25 +153,28 @@ static PyObject *write_lines(PyObject *self, PyObject *args) {
     const char *p = data.buf, *end = p + data.len;
     int written = 1;
     while (p < end || torn) {
-        /* the longest run of whole lines that fits PIPE_BUF (with the leading newline), else one line */
+        /* the longest run of whole lines that fits PIPE_BUF (with the leading newline), else one line
+           alone; after a torn line, a newline alone when the first line does not fit with it (a line of
+           PIPE_BUF bytes must not go in a write of PIPE_BUF + 1, which the kernel may interleave) */
         size_t room = PIPE_BUF - (torn ? 1 : 0);
-        const char *cut = p, *scan = p;
-        while (scan < end) {
-            const char *nl = memchr(scan, '\n', (size_t)(end - scan));
+        const char *cut = p;
+        while (cut < end) {
+            const char *nl = memchr(cut, '\n', (size_t)(end - cut));
             const char *next = nl ? nl + 1 : end;
-            if ((size_t)(next - p) > room && cut > p)
+            if ((size_t)(next - p) > room) {
+                if (cut == p && !torn)
+                    cut = next; /* longer than PIPE_BUF: alone */
                 break;
+            }
             cut = next;
-            scan = next;
-            if ((size_t)(cut - p) >= room)
-                break;
         }
         struct iovec iov[2] = {{"\n", 1}, {(void *)p, (size_t)(cut - p)}};
         int skip = torn ? 0 : 1;
         size_t done;
         if (write_all(fd, iov + skip, 2 - skip, &done, 1) != 0) {
             written = 0;
-            torn = torn || done > 0;
+            if (done > 0)
+                torn = done > (size_t)(1 - skip); /* the leading newline alone ends the torn line */
             break;
         }
         torn = 0;
