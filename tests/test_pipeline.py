@@ -101,3 +101,33 @@ def test_answers_are_serialized_responses(tmp_path, fast):
     assert [r.response for r in results[:-1]] == [pb.SignOrderResponse.FromString(
         pipeline.run(SPECS["SignOrder"], r, Context())) for r in requests]
     assert results[-1].WhichOneof("outcome") == "error"
+
+
+@pytest.mark.parametrize("rpc", ["SignOrder", "BatchSignOrders"])
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["message", "bytes"])
+def test_a_bug_in_the_fast_path_is_audited_answered_internal_and_gives_back_the_items_in_flight(
+        tmp_path, monkeypatch, rpc, as_bytes):
+    from paysig.server.limits import InFlight
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(fastpath.FastOrders, "sign", broken)
+    inflight = InFlight()
+    audit = tmp_path / "audit.log"
+    pipeline = Pipeline(ConfigHolder(load_config(CONFORMANCE_CONFIG)), AuditLog(AuditSettings(path=str(audit))),
+                        RateLimiter(), inflight=inflight)
+    request = json_format.ParseDict(SIGNED[0]["request"], pb.SignOrderRequest())
+    spec = SPECS[rpc]
+    if rpc == "BatchSignOrders":
+        request = pb.BatchSignOrdersRequest(requests=[request, request])
+    if as_bytes:
+        request = fastpath.RawOrders.scan(request.SerializeToString(), spec.batch)
+        assert request is not None
+    run = pipeline.run_batch if spec.batch else pipeline.run
+    with pytest.raises(PaysigError) as raised:
+        run(spec, request, Context(), "req-1")
+    assert raised.value.code.value == "INTERNAL" and "a bug" not in raised.value.message
+    line = json.loads(audit.read_text())
+    assert (line["request_id"], line["rpc"], line["code"]) == ("req-1", rpc, "INTERNAL")
+    assert inflight.count(line["caller"]) == 0

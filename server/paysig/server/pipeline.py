@@ -125,15 +125,23 @@ class Pipeline:
         except PaysigError as error:
             raise self._finish(spec.name, [call.record(spec.name, message_of(request), None, error)], error,
                                started, request_id)
-        if spec.fast and self._use_fast:
-            items = request.items if isinstance(request, RawOrders) else (request,)
-            results, lines, signed = self._fast_orders(config).sign(items, caller, call.encoded_head(), False)
-            if results[0] is not None:
-                error = self._finish(spec.name, [], None, started, request_id, lines, signed)
-                if error is not None:
-                    raise error
-                return results[0]
-        request = message_of(request)
+        fast = None
+        try:
+            if spec.fast and self._use_fast:
+                items = request.items if isinstance(request, RawOrders) else (request,)
+                results, lines, signed = self._fast_orders(config).sign(items, caller, call.encoded_head(), False)
+                if results[0] is not None:
+                    fast = results[0], lines, signed
+            if fast is None:
+                request = message_of(request)
+        except Exception as bug:  # noqa: BLE001 - audited and answered INTERNAL; the items in flight given back
+            error = internal_error(spec.name, bug)
+            raise self._finish(spec.name, [call.record(error=error)], error, started, request_id) from None
+        if fast is not None:
+            error = self._finish(spec.name, [], None, started, request_id, fast[1], fast[2])
+            if error is not None:
+                raise error
+            return fast[0]
         response, error = self._apply(config, caller, spec.name, spec.operation, request)
         error = self._finish(spec.name, [call.record(spec.name, request, response, error)], error, started,
                              request_id)
@@ -161,14 +169,18 @@ class Pipeline:
         except PaysigError as error:
             raise self._finish(spec.name, [call.record(error=error)], error, started, request_id)
         records: list[dict[str, Any]] = []
-        if spec.fast and self._use_fast:
-            encoded, lines, signed = self._fast_orders(config).sign(items, caller, call.encoded_head(), True)
-        else:
-            encoded, lines, signed = [None] * len(items), b"", None
-        for i, done in enumerate(encoded):
-            if done is None:
-                result = self._item_result(config, spec, call, request.item(i) if raw else items[i], records)
-                encoded[i] = spec.results_tag + fastpath.varint(len(result)) + result
+        try:
+            if spec.fast and self._use_fast:
+                encoded, lines, signed = self._fast_orders(config).sign(items, caller, call.encoded_head(), True)
+            else:
+                encoded, lines, signed = [None] * len(items), b"", None
+            for i, done in enumerate(encoded):
+                if done is None:
+                    result = self._item_result(config, spec, call, request.item(i) if raw else items[i], records)
+                    encoded[i] = spec.results_tag + fastpath.varint(len(result)) + result
+        except Exception as bug:  # noqa: BLE001 - audited and answered INTERNAL; the items in flight given back
+            error = internal_error(spec.name, bug)
+            raise self._finish(spec.name, [call.record(error=error)], error, started, request_id) from None
         error = self._finish(spec.name, records, None, started, request_id, lines, signed)
         if error is not None:
             raise error
@@ -212,9 +224,7 @@ class Pipeline:
         except PaysigError as e:
             return None, e
         except Exception as e:  # noqa: BLE001 - a bug: audited, answered as INTERNAL without details
-            log.error("internal error", extra={"fields": {"rpc": rpc, "app_id": request.app_id[:64],
-                                                          "error": type(e).__name__}})
-            return None, PaysigError(Code.INTERNAL, "INTERNAL", "internal error")
+            return None, internal_error(rpc, e, request.app_id)
 
     def _finish(self, rpc: str, records: list[dict[str, Any]], error: PaysigError | None, started: float,
                 request_id: str, lines: bytes = b"", signed: dict[tuple[str, str, str], int] | None = None
@@ -259,6 +269,12 @@ class Pipeline:
                 api = record.get("api") or (record["uri"] if record.get("uri") in KNOWN_APIS else "other")
                 m.child(m.signatures, record["app_id"], metrics.ENV_LABELS[record["key_env"]], api).inc()
         return error
+
+
+def internal_error(rpc: str, bug: Exception, app_id: str = "") -> PaysigError:
+    """Logs a bug (its type only: never a value) and returns the INTERNAL error, without details, to answer."""
+    log.error("internal error", extra={"fields": {"rpc": rpc, "app_id": app_id[:64], "error": type(bug).__name__}})
+    return PaysigError(Code.INTERNAL, "INTERNAL", "internal error")
 
 
 def item_error(error: PaysigError) -> pb.ItemError:
