@@ -126,7 +126,7 @@ def test_strings_that_are_not_utf8_are_left_to_protobuf_which_refuses_them(text)
     field(2, 0, varint(-1)),  # a negative enum: ten bytes, within 32 bits
     field(2, 0, b"\x82\x00"),  # a varint with a needless continuation byte
     string(5, b""),  # an empty order
-    VALID.SerializeToString() + field(2, 0, varint(0))[:0],
+    string(1, b"mg") + field(2, 0, varint(0)),  # a field sent with its default value
     string(1, "中😀".encode()) + string(5, string(1, b"\x00")),
 ])
 def test_unusual_but_simple_requests_read_as_protobuf_reads_them(data):

@@ -19,25 +19,11 @@ from paysig.server.ratelimit import RateLimiter
 from paysig.server.servicer import SPECS
 from paysig.server.state import ConfigHolder
 from paysig.v1 import signer_pb2 as pb
-from support import CASES, CONFORMANCE_CONFIG
+from support import CASES, CONFORMANCE_CONFIG, FakeContext
 
 SERVICE = pb.DESCRIPTOR.services_by_name["SignerService"]
 SIGNED = [c for c in json.loads(CASES.read_text(encoding="utf-8"))["cases"]
           if c["rpc"] == "SignOrder" and "response" in c["expect"]]
-
-
-class Context:
-    @staticmethod
-    def peer() -> str:
-        return "ipv4:127.0.0.1:4242"
-
-    @staticmethod
-    def invocation_metadata():
-        return ()
-
-    @staticmethod
-    def auth_context():
-        return {}
 
 
 def test_every_method_has_its_spec_with_the_proto_types():
@@ -77,7 +63,7 @@ def test_an_unwritable_audit_fails_the_call_once(fast):
         calls = sample("paysig_calls_total", rpc=spec.name, code="UNAVAILABLE")
         failures = sample("paysig_audit_write_failures_total")
         with pytest.raises(PaysigError) as raised:
-            call(spec, batch if spec.batch else request, Context(), "rid")
+            call(spec, batch if spec.batch else request, FakeContext(), "rid")
         assert raised.value.reason == "AUDIT_UNAVAILABLE"
         assert sample("paysig_calls_total", rpc=spec.name, code="UNAVAILABLE") == calls + 1
         assert sample("paysig_audit_write_failures_total") == failures + 1
@@ -89,17 +75,17 @@ def test_answers_are_serialized_responses(tmp_path, fast):
                         AuditLog(AuditSettings(path=str(tmp_path / "audit.log"))), RateLimiter(), fast=fast)
     requests = [json_format.ParseDict(c["request"], pb.SignOrderRequest()) for c in SIGNED]
     for request, case in zip(requests, SIGNED):
-        answer = pipeline.run(SPECS["SignOrder"], request, Context())
+        answer = pipeline.run(SPECS["SignOrder"], request, FakeContext())
         assert type(answer) is bytes
         assert pb.SignOrderResponse.FromString(answer) == json_format.ParseDict(case["expect"]["response"],
                                                                                 pb.SignOrderResponse())
     invalid = pb.SignOrderRequest(app_id="unknown-app")
     answer = pipeline.run_batch(SPECS["BatchSignOrders"], pb.BatchSignOrdersRequest(requests=[*requests, invalid]),
-                                Context())
+                                FakeContext())
     assert type(answer) is bytes
     results = pb.BatchSignOrdersResponse.FromString(answer).results
     assert [r.response for r in results[:-1]] == [pb.SignOrderResponse.FromString(
-        pipeline.run(SPECS["SignOrder"], r, Context())) for r in requests]
+        pipeline.run(SPECS["SignOrder"], r, FakeContext())) for r in requests]
     assert results[-1].WhichOneof("outcome") == "error"
 
 
@@ -126,7 +112,7 @@ def test_a_bug_in_the_fast_path_is_audited_answered_internal_and_gives_back_the_
         assert request is not None
     run = pipeline.run_batch if spec.batch else pipeline.run
     with pytest.raises(PaysigError) as raised:
-        run(spec, request, Context(), "req-1")
+        run(spec, request, FakeContext(), "req-1")
     assert raised.value.code.value == "INTERNAL" and "a bug" not in raised.value.message
     line = json.loads(audit.read_text())
     assert (line["request_id"], line["rpc"], line["code"]) == ("req-1", rpc, "INTERNAL")

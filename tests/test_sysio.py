@@ -48,24 +48,35 @@ def _hold_in_child(take, release_r: int) -> tuple[int, int]:
     return pid, taken_r
 
 
-def test_an_audit_write_waits_for_another_process_lock_without_the_gil(tmp_path):
-    path = tmp_path / "audit.log"
-    log = AuditLog(AuditSettings(path=str(path), sync="none"))
+def _waits_without_the_gil(take, call):
+    """Runs ``call`` in a thread while a child process holds a lock
+    (``take()``): the call must wait and this thread keep running; then the
+    child lets go and the call completes. Returns what it returned."""
     release_r, release_w = os.pipe()
-    pid, taken = _hold_in_child(lambda: fcntl.flock(os.open(path, os.O_RDONLY), fcntl.LOCK_EX), release_r)
+    pid, taken = _hold_in_child(take, release_r)
     try:
         assert os.read(taken, 1) == b"1"
-        results: list[bool] = []
-        writer = threading.Thread(target=lambda: results.append(log.write([record(1)])))
-        writer.start()
+        results: list = []
+        waiting = threading.Thread(target=lambda: results.append(call()))
+        waiting.start()
         time.sleep(0.05)
-        assert _runs_while_blocked(writer) > 1000
+        assert _runs_while_blocked(waiting) > 1000
         os.write(release_w, b"1")
-        writer.join(10)
-        assert results == [True]
+        waiting.join(10)
+        assert len(results) == 1, "the call did not complete once the lock was free"
+        return results[0]
     finally:
         os.write(release_w, b"1")
         os.waitpid(pid, 0)
+
+
+def test_an_audit_write_waits_for_another_process_lock_without_the_gil(tmp_path):
+    path = tmp_path / "audit.log"
+    log = AuditLog(AuditSettings(path=str(path), sync="none"))
+    try:
+        assert _waits_without_the_gil(lambda: fcntl.flock(os.open(path, os.O_RDONLY), fcntl.LOCK_EX),
+                                      lambda: log.write([record(1)])) is True
+    finally:
         log.close()
     assert json.loads(path.read_bytes())["request_id"] == "r000001"
 
@@ -100,21 +111,9 @@ def test_a_pipe_write_waits_for_room_without_the_gil():
 def test_a_rate_limit_waits_for_another_worker_without_the_gil():
     limiter = RateLimiter()
     caller = Caller(name="game-a", apps=None, rpcs=frozenset(), rate=RateLimit(per_second=100.0, burst=10.0))
-    release_r, release_w = os.pipe()
-    pid, taken = _hold_in_child(lambda: _sysio.lock(limiter._fd), release_r)
     try:
-        assert os.read(taken, 1) == b"1"
-        done: list[bool] = []
-        taker = threading.Thread(target=lambda: (limiter.take(caller), done.append(True)))
-        taker.start()
-        time.sleep(0.05)
-        assert _runs_while_blocked(taker) > 1000
-        os.write(release_w, b"1")
-        taker.join(10)
-        assert done == [True]
+        _waits_without_the_gil(lambda: _sysio.lock(limiter._fd), lambda: limiter.take(caller))
     finally:
-        os.write(release_w, b"1")
-        os.waitpid(pid, 0)
         limiter.close()
 
 

@@ -467,7 +467,6 @@ static int rule_ok(const SpecRule *rule, Item *it) {
 
 /* ---- requests as bytes (the protobuf wire format) ------------------------ */
 
-#define MAX_FIELDS ((int)REQ_COUNT > (int)ORDER_COUNT ? (int)REQ_COUNT : (int)ORDER_COUNT)
 
 /* Only the simple form is read: every field at most once, each known to the spec (SignOrderRequest's and
    Order's) and of its wire type, strings of valid UTF-8, int32 and enum values within 32 bits. Protobuf
@@ -594,7 +593,6 @@ static int read_message(PyObject *req, Refs *r, Item *it, PyObject **app_id) {
         it->str[f] = "";
         it->str_n[f] = 0;
         it->num[f] = 0;
-        it->has[f] = 1;
         if (SPEC_ORDER_FIELDS[f].has_presence) {
             PyObject *has = PyObject_CallMethodOneArg(order, S_HasField, S_order_names[f]);
             if (!has) return -1;
@@ -610,20 +608,22 @@ static int read_message(PyObject *req, Refs *r, Item *it, PyObject **app_id) {
     return 1;
 }
 
-/* The values of a serialized SignOrderRequest of the simple form; *app_id: its app_id as a new str.
+/* A serialized SignOrderRequest of the simple form into it: the request's and the order's values, and
+   the order fields' presence in it->has. 1, or 0 to decline. */
+static int wire_request(const uint8_t *p, size_t n, Item *it) {
+    const uint8_t *sub = NULL;
+    size_t sub_n = 0;
+    int present[REQ_COUNT];
+    return wire_message(p, p + n, SPEC_REQUEST_FIELDS, REQ_COUNT, SPEC_REQUEST_ORDER_NUMBER, it->req_str,
+                        it->req_str_n, it->req_num, present, &sub, &sub_n) &&
+           wire_message(sub, sub + sub_n, SPEC_ORDER_FIELDS, ORDER_COUNT, 0, it->str, it->str_n, it->num, it->has,
+                        NULL, NULL);
+}
+
+/* The values of a serialized SignOrderRequest (bytes); *app_id: its app_id as a new str.
    1, 0 to decline, -1 on a Python error. */
 static int read_bytes(PyObject *req, Refs *r, Item *it, PyObject **app_id) {
-    const uint8_t *p = (const uint8_t *)PyBytes_AS_STRING(req), *sub = NULL;
-    size_t sub_n = 0;
-    int present[MAX_FIELDS];
-    if (!wire_message(p, p + PyBytes_GET_SIZE(req), SPEC_REQUEST_FIELDS, REQ_COUNT, SPEC_REQUEST_ORDER_NUMBER,
-                      it->req_str, it->req_str_n, it->req_num, present, &sub, &sub_n))
-        return 0;
-    if (!wire_message(sub, sub + sub_n, SPEC_ORDER_FIELDS, ORDER_COUNT, 0, it->str, it->str_n, it->num, present,
-                      NULL, NULL))
-        return 0;
-    for (int f = 0; f < ORDER_COUNT; f++)
-        it->has[f] = SPEC_ORDER_FIELDS[f].has_presence ? present[f] : 1;
+    if (!wire_request((const uint8_t *)PyBytes_AS_STRING(req), (size_t)PyBytes_GET_SIZE(req), it)) return 0;
     *app_id = PyUnicode_DecodeUTF8(it->req_str[REQ_APP_ID], it->req_str_n[REQ_APP_ID], NULL);
     if (!*app_id) return -1;
     r->owned[r->n_owned++] = *app_id;
@@ -687,6 +687,17 @@ static int read_item(PyObject *req, PyObject *apps, Refs *r, Item *it) {
     return 1;
 }
 
+/* Appends item[0..n) to items as bytes when it is of the simple form: 1; 0 when it is not; -1 on a Python
+   error. */
+static int scan_item(const uint8_t *item, size_t n, PyObject *items) {
+    Item it;
+    if (!wire_request(item, n, &it)) return 0;
+    PyObject *b = PyBytes_FromStringAndSize((const char *)item, (Py_ssize_t)n);
+    int rc = b ? PyList_Append(items, b) : -1;
+    Py_XDECREF(b);
+    return rc < 0 ? -1 : 1;
+}
+
 /* scan_orders(data, batch) -> tuple of bytes, or None
  * The serialized SignOrderRequest (batch: each of BatchSignOrdersRequest's requests) when every one is of
  * the simple form read_bytes reads, else None (protobuf parses the request). */
@@ -696,54 +707,19 @@ static PyObject *scan_orders(PyObject *Py_UNUSED(module), PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*p", &data, &batch)) return NULL;
     const uint8_t *p = data.buf, *end = p + data.len;
     PyObject *items = PyList_New(0);
-    int simple = items != NULL, first = 1;
-    while (simple && (batch ? p < end : first)) {
-        first = 0;
-        const uint8_t *item = p;
-        size_t item_n = (size_t)(end - p);
-        if (batch) {
-            uint64_t tag, v;
-            if (!wire_varint32(&p, end, &tag) || tag != (SPEC_BATCH_REQUESTS_NUMBER << 3 | 2) ||
-                !wire_length(&p, end, &v)) {
-                simple = 0;
-                break;
-            }
-            item = p;
-            item_n = (size_t)v;
-            p += v;
-        } else {
-            p = end;
-        }
-        const char *str[MAX_FIELDS];
-        Py_ssize_t str_n[MAX_FIELDS];
-        long long num[MAX_FIELDS];
-        int present[MAX_FIELDS];
-        const uint8_t *sub = NULL;
-        size_t sub_n = 0;
-        if (!wire_message(item, item + item_n, SPEC_REQUEST_FIELDS, REQ_COUNT, SPEC_REQUEST_ORDER_NUMBER, str, str_n,
-                          num, present, &sub, &sub_n) ||
-            !wire_message(sub, sub + sub_n, SPEC_ORDER_FIELDS, ORDER_COUNT, 0, str, str_n, num, present, NULL,
-                          NULL)) {
-            simple = 0;
-            break;
-        }
-        PyObject *b = PyBytes_FromStringAndSize((const char *)item, (Py_ssize_t)item_n);
-        if (!b || PyList_Append(items, b) < 0) {
-            Py_XDECREF(b);
-            Py_XDECREF(items);
-            PyBuffer_Release(&data);
-            return NULL;
-        }
-        Py_DECREF(b);
+    int rc = items ? 1 : -1;
+    if (rc == 1 && !batch) rc = scan_item(p, (size_t)data.len, items);
+    while (rc == 1 && batch && p < end) {
+        uint64_t tag, n = 0;
+        if (!wire_varint32(&p, end, &tag) || tag != (SPEC_BATCH_REQUESTS_NUMBER << 3 | 2) || !wire_length(&p, end, &n))
+            rc = 0;
+        else
+            rc = scan_item(p, (size_t)n, items);
+        p += rc == 1 ? n : 0;
     }
     PyBuffer_Release(&data);
-    if (!items) return NULL;
-    if (!simple) {
-        Py_DECREF(items);
-        Py_RETURN_NONE;
-    }
-    PyObject *out = PyList_AsTuple(items);
-    Py_DECREF(items);
+    PyObject *out = rc == 1 ? PyList_AsTuple(items) : rc == 0 ? Py_NewRef(Py_None) : NULL;
+    Py_XDECREF(items);
     return out;
 }
 

@@ -56,18 +56,16 @@ static int write_all(int fd, struct iovec *iov, int n, size_t *done, int may_blo
         }
         if (n == 0)
             break;
+        struct pollfd room = {fd, POLLOUT, 0};
+        int wait = may_block && !(poll(&room, 1, 0) == 1 && (room.revents & POLLOUT));
         ssize_t w;
-        if (may_block) {
-            struct pollfd p = {fd, POLLOUT, 0};
-            if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) {
-                Py_BEGIN_ALLOW_THREADS
-                w = writev(fd, iov, n);
-                Py_END_ALLOW_THREADS
-                goto wrote;
-            }
+        if (wait) {
+            Py_BEGIN_ALLOW_THREADS
+            w = writev(fd, iov, n);
+            Py_END_ALLOW_THREADS
+        } else {
+            w = writev(fd, iov, n);
         }
-        w = writev(fd, iov, n);
-    wrote:
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -87,6 +85,21 @@ static int write_all(int fd, struct iovec *iov, int n, size_t *done, int may_blo
         }
     }
     return 0;
+}
+
+/* Writes data[0..n), after a newline when *torn (the file ends in a torn line), and updates *torn: 0
+   once all went; 1 when part of data went (the leading newline alone ends the torn line). 0 when all
+   went, else the errno. */
+static int write_fresh(int fd, const void *data, size_t n, int *torn, int may_block) {
+    struct iovec iov[2] = {{"\n", 1}, {(void *)data, n}};
+    int skip = *torn ? 0 : 1;
+    size_t done;
+    int err = write_all(fd, iov + skip, 2 - skip, &done, may_block);
+    if (err == 0)
+        *torn = 0;
+    else if (done > 0)
+        *torn = done > (size_t)(1 - skip);
+    return err;
 }
 
 static int lock_file(int fd) {
@@ -125,15 +138,7 @@ static PyObject *append(PyObject *self, PyObject *args) {
             if (fstat(fd, &st) == 0 && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) == 1)
                 torn = last != '\n';  /* another process's torn line: start on a fresh line */
         }
-        struct iovec iov[2] = {{"\n", 1}, {data.buf, (size_t)data.len}};
-        size_t done;
-        int skip = torn ? 0 : 1;
-        if (write_all(fd, iov + skip, 2 - skip, &done, 0) == 0) {
-            written = 1;
-            torn = 0;
-        } else if (done > 0) {
-            torn = done > (size_t)(1 - skip); /* part of data went; the leading newline alone ends the torn line */
-        }
+        written = write_fresh(fd, data.buf, (size_t)data.len, &torn, 0) == 0;
         flock(fd, LOCK_UN);
     }
     struct stat at;
@@ -168,16 +173,10 @@ static PyObject *write_lines(PyObject *self, PyObject *args) {
             }
             cut = next;
         }
-        struct iovec iov[2] = {{"\n", 1}, {(void *)p, (size_t)(cut - p)}};
-        int skip = torn ? 0 : 1;
-        size_t done;
-        if (write_all(fd, iov + skip, 2 - skip, &done, 1) != 0) {
+        if (write_fresh(fd, p, (size_t)(cut - p), &torn, 1) != 0) {
             written = 0;
-            if (done > 0)
-                torn = done > (size_t)(1 - skip); /* the leading newline alone ends the torn line */
             break;
         }
-        torn = 0;
         p = cut;
     }
     PyBuffer_Release(&data);

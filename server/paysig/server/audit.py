@@ -363,7 +363,7 @@ class AuditLog:
             # reads the last byte while another is appending (a false "torn"
             # would add a blank line).
             written, self._torn, at_path = _sysio.append(self._fd, data, self._torn, self._path,
-                                                              *(self._id or (0, 0)))
+                                                         *(self._id or (0, 0)))
             return written, at_path
         written, self._torn = _sysio.write_lines(self._fd, data, self._torn)
         return written, True

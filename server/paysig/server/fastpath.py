@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from paysig.v1 import signer_pb2 as pb
+
 from .access import Caller
 from .config import Config
 from .keys import Env
 from .ops.common import ENV_TO_PROTO
-from paysig.v1 import signer_pb2 as pb
 
 try:
     from . import _fastsign

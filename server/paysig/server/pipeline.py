@@ -135,8 +135,7 @@ class Pipeline:
             if fast is None:
                 request = message_of(request)
         except Exception as bug:  # noqa: BLE001 - audited and answered INTERNAL; the items in flight given back
-            error = internal_error(spec.name, bug)
-            raise self._finish(spec.name, [call.record(error=error)], error, started, request_id) from None
+            raise self._bug(spec.name, call, bug, started, request_id) from None
         if fast is not None:
             error = self._finish(spec.name, [], None, started, request_id, fast[1], fast[2])
             if error is not None:
@@ -179,8 +178,7 @@ class Pipeline:
                     result = self._item_result(config, spec, call, request.item(i) if raw else items[i], records)
                     encoded[i] = spec.results_tag + fastpath.varint(len(result)) + result
         except Exception as bug:  # noqa: BLE001 - audited and answered INTERNAL; the items in flight given back
-            error = internal_error(spec.name, bug)
-            raise self._finish(spec.name, [call.record(error=error)], error, started, request_id) from None
+            raise self._bug(spec.name, call, bug, started, request_id) from None
         error = self._finish(spec.name, records, None, started, request_id, lines, signed)
         if error is not None:
             raise error
@@ -197,6 +195,11 @@ class Pipeline:
         except PaysigError:
             pass
         return self._finish(spec.name, [call.record(error=error)], error, started, request_id)
+
+    def _bug(self, rpc: str, call: CallAudit, bug: Exception, started: float, request_id: str) -> PaysigError:
+        """For a bug after admission: audits the call as INTERNAL, gives back its items in flight; the error to raise."""
+        error = internal_error(rpc, bug)
+        return self._finish(rpc, [call.record(error=error)], error, started, request_id)
 
     def _item_result(self, config: Config, spec: RpcSpec, call: CallAudit, item: Any,
                      records: list[dict[str, Any]]) -> bytes:

@@ -5,9 +5,9 @@ the supervisor creates before it forks the workers, so a caller's rate and
 burst hold for the whole server, whatever the number of workers. A
 ``fcntl`` record lock on the memfd serializes the processes (the kernel drops
 it when a process dies, so a killed worker never leaves it held; _sysio takes
-it without handing the GIL to another thread unless another worker holds
-it) and a thread lock the threads of one process. The clock is CLOCK_MONOTONIC, which all
-processes share.
+it without handing the GIL to another thread unless another worker holds it)
+and a thread lock the threads of one process. The clock is CLOCK_MONOTONIC,
+which all processes share.
 
 The buckets belong to the server, not the config: a reload keeps what each
 caller has spent (a changed limit caps the tokens at the new burst).
