@@ -205,3 +205,80 @@ def test_a_short_append_reports_whether_the_file_ends_in_a_torn_line(tmp_path):
         assert path.read_bytes() == b"whole\npart\nnext\nlin\nmore\n"
     finally:
         os.close(fd)
+
+
+def test_a_mutex_is_waited_for_without_the_gil_and_then_taken():
+    """A thread that finds the Mutex held (its holder gave the GIL up
+    inside) waits without the GIL, and takes it once it is free."""
+    mutex, held, release = _sysio.Mutex(), threading.Event(), threading.Event()
+
+    def hold():
+        with mutex:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    results: list = []
+    waiting = threading.Thread(target=lambda: results.append(mutex.acquire()) or mutex.release())
+    waiting.start()
+    time.sleep(0.05)
+    assert _runs_while_blocked(waiting) > 1000
+    release.set()
+    waiting.join(10)
+    holder.join(10)
+    assert results == [True]
+    assert mutex.acquire(blocking=False) is True
+    mutex.release()
+
+
+def test_a_mutex_excludes_threads_that_give_up_the_gil_inside():
+    mutex, inside, most, total = _sysio.Mutex(), [0], [0], [0]
+
+    def work():
+        for _ in range(200):
+            with mutex:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+                value = total[0]
+                time.sleep(0)  # gives the GIL up with the mutex held
+                total[0] = value + 1
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert (most[0], total[0]) == (1, 800)
+
+
+def test_a_mutex_is_not_reentrant_and_only_its_holder_releases_it():
+    mutex = _sysio.Mutex()
+    with mutex:
+        try:
+            mutex.acquire()
+        except RuntimeError as e:
+            assert "already holds" in str(e)
+        else:
+            raise AssertionError("acquired twice")
+        assert mutex.acquire(blocking=False) is False
+        errors: list = []
+
+        def release_elsewhere():
+            try:
+                mutex.release()
+            except RuntimeError as e:
+                errors.append(e)
+
+        other = threading.Thread(target=release_elsewhere)
+        other.start()
+        other.join(10)
+        assert len(errors) == 1
+    try:
+        mutex.release()
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("released a free Mutex")

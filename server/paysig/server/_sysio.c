@@ -1,6 +1,7 @@
 /*
  * paysig.server._sysio: the system calls of an audit write and of the
- * rate-limit table's lock, made without giving up the GIL (audit.py and
+ * rate-limit table's lock, made without giving up the GIL, and the Mutex of
+ * the short critical sections on the path of every call (audit.py and
  * ratelimit.py decide what to do and what a result means; this file only
  * makes the calls).
  *
@@ -27,6 +28,17 @@
  *   with other writers' writes. A line longer than PIPE_BUF goes alone.
  *   Waits for room without the GIL.
  *
+ * Mutex()
+ *   A lock for the short critical sections of the audit write, the rate
+ *   table, the in-flight counts and the flood gate, which run with the GIL.
+ *   threading.Lock hands itself to a waiting thread on release; that thread
+ *   then holds it while it waits for the GIL, every other thread that wants
+ *   it waits in turn, and a busy server switches threads on every call (a
+ *   lock convoy). A Mutex is taken only by a thread holding the GIL
+ *   (pthread_mutex_trylock); a thread finding it held (its holder gave the
+ *   GIL up inside) waits until it is free without the GIL and without taking
+ *   it, then tries again. Not reentrant: acquiring it twice raises.
+ *
  * lock(fd) / unlock(fd)
  *   A write lock on the whole file (fcntl F_SETLK: owned by the process, so
  *   it excludes other processes, not this process's threads), taken without
@@ -39,6 +51,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -212,6 +225,107 @@ static PyObject *unlock(PyObject *self, PyObject *arg) {
     return fd < 0 ? NULL : record_lock(fd, F_UNLCK);
 }
 
+/* Mutex: a lock for short critical sections run by threads holding the GIL. */
+typedef struct {
+    PyObject_HEAD
+    pthread_mutex_t mutex;
+} Mutex;
+
+static int Mutex_init(Mutex *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, ":Mutex", kwlist))
+        return -1;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+    int err = pthread_mutex_init(&self->mutex, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (err != 0) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+static void Mutex_dealloc(Mutex *self) {
+    pthread_mutex_destroy(&self->mutex);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Mutex_acquire(Mutex *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"blocking", NULL};
+    int blocking = 1;
+    if (args != NULL && !PyArg_ParseTupleAndKeywords(args, kwargs, "|p:acquire", kwlist, &blocking))
+        return NULL;
+    int err;
+    while ((err = pthread_mutex_trylock(&self->mutex)) == EBUSY) {
+        if (!blocking)
+            return Py_NewRef(Py_False);
+        /* its holder gave up the GIL inside: wait until it lets go, without the GIL and without taking the
+           mutex (a thread that took it here would hold it while waiting for the GIL, and every later
+           acquire would wait for that thread: a convoy), then try again with the GIL */
+        Py_BEGIN_ALLOW_THREADS
+        err = pthread_mutex_lock(&self->mutex);
+        if (err == 0)
+            pthread_mutex_unlock(&self->mutex);
+        Py_END_ALLOW_THREADS
+        if (err != 0)
+            break;
+    }
+    if (err == EDEADLK) {
+        PyErr_SetString(PyExc_RuntimeError, "this thread already holds the Mutex");
+        return NULL;
+    }
+    if (err != 0) {
+        errno = err;
+        return PyErr_SetFromErrno(PyExc_RuntimeError);
+    }
+    return Py_NewRef(Py_True);
+}
+
+static PyObject *Mutex_release(Mutex *self, PyObject *unused) {
+    (void)unused;
+    int err = pthread_mutex_unlock(&self->mutex);
+    if (err != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "release of a Mutex this thread does not hold");
+        return NULL;
+    }
+    return Py_NewRef(Py_None);
+}
+
+static PyObject *Mutex_enter(Mutex *self, PyObject *unused) {
+    (void)unused;
+    return Mutex_acquire(self, NULL, NULL);
+}
+
+static PyObject *Mutex_exit(Mutex *self, PyObject *args) {
+    (void)args;
+    return Mutex_release(self, NULL);
+}
+
+static PyMethodDef Mutex_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))Mutex_acquire, METH_VARARGS | METH_KEYWORDS,
+     "acquire(blocking=True) -> whether it was taken"},
+    {"release", (PyCFunction)Mutex_release, METH_NOARGS, "release()"},
+    {"__enter__", (PyCFunction)Mutex_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)Mutex_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject MutexType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "paysig.server._sysio.Mutex",
+    .tp_basicsize = sizeof(Mutex),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Mutex(): a lock for short critical sections; a thread waits for it without the GIL and never "
+              "holds it while waiting for the GIL",
+    .tp_methods = Mutex_methods,
+    .tp_init = (initproc)Mutex_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)Mutex_dealloc,
+};
+
 static PyMethodDef methods[] = {
     {"lock", lock, METH_O, "lock(fd): a write lock on the whole file, owned by this process"},
     {"unlock", unlock, METH_O, "unlock(fd)"},
@@ -228,7 +342,8 @@ static struct PyModuleDef module_def = {
 
 PyMODINIT_FUNC PyInit__sysio(void) {
     PyObject *m = PyModule_Create(&module_def);
-    if (m && PyModule_AddIntConstant(m, "PIPE_BUF", PIPE_BUF) < 0) {
+    if (m && (PyModule_AddIntConstant(m, "PIPE_BUF", PIPE_BUF) < 0 || PyType_Ready(&MutexType) < 0 ||
+              PyModule_AddObjectRef(m, "Mutex", (PyObject *)&MutexType) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

@@ -171,7 +171,7 @@ class FloodGate:
     MAX_LINES_PER_SECOND = LINES_PER_SECOND + PEERS + 1
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = _sysio.Mutex()
         self._second = 0
         self._lines = 0
         self._per_peer: collections.Counter[str] = collections.Counter()
@@ -228,7 +228,7 @@ class AuditLog:
     def __init__(self, settings: AuditSettings, clock: Callable[[], float] = time.time):
         self.settings = settings
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = _sysio.Mutex()
         self._path = None if settings.path == "-" else settings.path
         self._fd = 1
         self._id: tuple[int, int] | None = None

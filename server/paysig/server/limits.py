@@ -15,6 +15,7 @@ import dataclasses
 import threading
 from typing import Any
 
+from . import _sysio
 from .config_errors import ConfigError, reject_unknown
 from .errors import Code, PaysigError
 
@@ -86,7 +87,7 @@ class InFlight:
     answer, so what a thread holds is kept in a thread-local."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = _sysio.Mutex()
         self._counts: dict[str, int] = {}
         self._held = threading.local()
 

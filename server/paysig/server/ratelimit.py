@@ -19,7 +19,6 @@ import mmap
 import os
 import struct
 import tempfile
-import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -37,7 +36,7 @@ class RateLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic, slots: int = SLOTS):
         self._clock = clock
         self._slots = slots
-        self._thread_lock = threading.Lock()
+        self._thread_lock = _sysio.Mutex()
         if hasattr(os, "memfd_create"):
             self._fd = os.memfd_create("paysig-rate-limits", os.MFD_CLOEXEC)
         else:
