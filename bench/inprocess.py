@@ -2,7 +2,10 @@
 """The in-process cost of a call, from request bytes to response bytes: the
 servicer's deserializer and handler as grpcio calls them (pipeline, fast
 path, audit line written to a file with sync "none"), without the network;
-CPU time of this process.
+CPU time of this process. The unary call is measured from one thread, then
+from grpc_server.RPC_THREADS threads at once, as a busy worker runs it (with
+the voluntary context switches per call: a thread that waits for a lock
+another thread holds gives the GIL up).
 
     python bench/inprocess.py                     # figures for this tree
     python bench/inprocess.py --against DIR [-n 5]
@@ -18,14 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+KEYS = ("unary_us_per_call", "batch_us_per_order", "unary_us_per_call_threads", "switches_per_call_threads")
 
 
 def measure() -> dict:
@@ -39,6 +44,7 @@ def measure() -> dict:
     from paysig.server import servicer as servicer_module
     from paysig.server.audit import AuditLog
     from paysig.server.config import parse_config
+    from paysig.server.grpc_server import RPC_THREADS
     from paysig.server.limits import InFlight
     from paysig.server.pipeline import Pipeline
     from paysig.server.ratelimit import RateLimiter
@@ -75,16 +81,30 @@ def measure() -> dict:
         hundred = json_format.ParseDict({"requests": [bench.order(i) for i in range(100)]},
                                         signer_pb2.BatchSignOrdersRequest()).SerializeToString()
 
-        def per_item(handler, data: bytes, calls: int, items: int) -> float:
+        def per_item(handler, data: bytes, calls: int, items: int, threads: int = 1) -> tuple[float, float]:
+            """(CPU µs per item, voluntary context switches per call) of ``calls`` calls made by ``threads`` threads."""
             answer = handler.unary_unary(handler.request_deserializer(data), context)
             assert isinstance(answer, bytes) and answer
-            started = time.process_time()
-            for _ in range(calls):
-                handler.unary_unary(handler.request_deserializer(data), context)
-            return 1e6 * (time.process_time() - started) / calls / items
 
-        return {"tree": str(Path(server.__file__).parents[3]), "unary_us_per_call": per_item(unary, one, 20000, 1),
-                "batch_us_per_order": per_item(batch, hundred, 300, 100)}
+            def loop():
+                for _ in range(calls // threads):
+                    handler.unary_unary(handler.request_deserializer(data), context)
+
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            workers = [threading.Thread(target=loop) for _ in range(threads)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+            return 1e6 * cpu / calls / items, (after.ru_nvcsw - before.ru_nvcsw) / calls
+
+        unary_us, _ = per_item(unary, one, 20000, 1)
+        threaded_us, switches = per_item(unary, one, 20000, 1, RPC_THREADS)
+        return {"tree": str(Path(server.__file__).parents[3]), "unary_us_per_call": unary_us,
+                "batch_us_per_order": per_item(batch, hundred, 300, 100)[0],
+                "unary_us_per_call_threads": threaded_us, "switches_per_call_threads": switches}
 
 
 def main() -> int:
@@ -106,9 +126,13 @@ def main() -> int:
             if Path(result["tree"]) != tree:
                 raise SystemExit(f"measured {result['tree']}, not {tree}")
             runs[name].append(result)
-    for key in ("unary_us_per_call", "batch_us_per_order"):
+    for key in KEYS:
         this = [r[key] for r in runs["this"]]
         other = [r[key] for r in runs["other"]]
+        if key.startswith("switches"):
+            print(f"{key}: {trees['other']} {statistics.median(other):.2f}, this tree {statistics.median(this):.2f} "
+                  f"(medians over {args.n} runs)")
+            continue
         ratios = [a / b for a, b in zip(this, other)]
         print(f"{key}: {trees['other']} {statistics.median(other):.1f}, this tree {statistics.median(this):.1f}; "
               f"this/other median {statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}] "
