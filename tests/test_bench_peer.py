@@ -161,3 +161,13 @@ def test_the_in_process_bench_measures_this_tree():
     assert Path(result["tree"]) == REPO
     assert result["unary_us_per_call"] > 0 and result["batch_us_per_order"] > 0
     assert result["unary_us_per_call_threads"] > 0 and result["switches_per_call_threads"] >= 0
+
+
+def test_the_ablation_bench_runs_its_cut_down_handlers_after_checking_their_answers():
+    """bench/ablation.py checks that each cut-down handler answers what paysig
+    answers before measuring; a short run prints a row per server and load."""
+    out = subprocess.run([sys.executable, str(REPO / "bench" / "ablation.py"), "--rounds", "1", "--seconds", "0.3"],
+                         capture_output=True, text=True, timeout=300, check=True)
+    rows = [line.split() for line in out.stdout.splitlines() if line.startswith("  SignOrder")]
+    assert len(rows) == 2 * 7
+    assert {row[2] for row in rows} >= {"sign", "+audit", "+trailer", "+peer", "paysig"}
