@@ -231,21 +231,24 @@ typedef struct {
     pthread_mutex_t mutex;
 } Mutex;
 
-static int Mutex_init(Mutex *self, PyObject *args, PyObject *kwargs) {
+static PyObject *Mutex_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, ":Mutex", kwlist))
-        return -1;
+        return NULL;
+    Mutex *self = (Mutex *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
     int err = pthread_mutex_init(&self->mutex, &attr);
     pthread_mutexattr_destroy(&attr);
     if (err != 0) {
+        Py_TYPE(self)->tp_free((PyObject *)self);
         errno = err;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
+        return PyErr_SetFromErrno(PyExc_OSError);
     }
-    return 0;
+    return (PyObject *)self;
 }
 
 static void Mutex_dealloc(Mutex *self) {
@@ -321,8 +324,7 @@ static PyTypeObject MutexType = {
     .tp_doc = "Mutex(): a lock for short critical sections; a thread waits for it without the GIL and never "
               "holds it while waiting for the GIL",
     .tp_methods = Mutex_methods,
-    .tp_init = (initproc)Mutex_init,
-    .tp_new = PyType_GenericNew,
+    .tp_new = Mutex_new,
     .tp_dealloc = (destructor)Mutex_dealloc,
 };
 
