@@ -9,6 +9,7 @@ another thread holds gives the GIL up).
 
     python bench/inprocess.py                     # figures for this tree
     python bench/inprocess.py --against DIR [-n 5]
+    python bench/inprocess.py --metrics-listen    # metrics recorded as with serve --metrics-listen
 
 With --against, DIR is another checkout with its extensions built in place
 (`git worktree add DIR REV && (cd DIR && python setup.py build_ext --inplace)`):
@@ -33,7 +34,15 @@ REPO = Path(__file__).resolve().parent.parent
 KEYS = ("unary_us_per_call", "batch_us_per_order", "unary_us_per_call_threads", "switches_per_call_threads")
 
 
-def measure() -> dict:
+def measure(metrics_listen: bool = False) -> dict:
+    if not metrics_listen:
+        return _measure()
+    with tempfile.TemporaryDirectory(prefix="paysig-bench-metrics-") as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # as `paysig serve --metrics-listen` has workers record
+        return _measure()
+
+
+def _measure() -> dict:
     sys.path.insert(0, str(REPO / "bench"))
     import tomllib
 
@@ -111,9 +120,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--against", type=Path, help="another checkout, its extensions built in place")
     parser.add_argument("-n", type=int, default=5, help="pairs of runs (with --against)")
+    parser.add_argument("--metrics-listen", action="store_true",
+                        help="record metrics as `paysig serve --metrics-listen` does (prometheus multiprocess mode)")
     args = parser.parse_args()
     if args.against is None:
-        print(json.dumps(measure()))
+        print(json.dumps(measure(args.metrics_listen)))
         return 0
     trees = {"this": REPO, "other": args.against.resolve()}
     runs: dict[str, list[dict]] = {"this": [], "other": []}
@@ -121,7 +132,9 @@ def main() -> int:
         for name in (("other", "this") if i % 2 == 0 else ("this", "other")):
             tree = trees[name]
             env = dict(os.environ, PYTHONPATH=f"{tree / 'server'}{os.pathsep}{tree / 'clients' / 'python'}")
-            out = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, check=True)
+            flags = ["--metrics-listen"] if args.metrics_listen else []
+            out = subprocess.run([sys.executable, __file__, *flags], env=env, capture_output=True, text=True,
+                                 check=True)
             result = json.loads(out.stdout)
             if Path(result["tree"]) != tree:
                 raise SystemExit(f"measured {result['tree']}, not {tree}")

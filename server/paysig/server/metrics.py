@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 
+from . import _sysio
 from .keys import Env
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -28,8 +29,9 @@ class Metrics:
     first imported, so it is imported here, on first use, never at start-up."""
 
     def __init__(self) -> None:
-        from prometheus_client import Counter, Gauge, Histogram
+        from prometheus_client import Counter, Gauge, Histogram, values
 
+        guard_values_with_mutex(values)
         self.calls = Counter("paysig_calls", "RPCs answered, by RPC and gRPC status code.", ["rpc", "code"])
         self.latency = Histogram("paysig_call_seconds", "Time from the RPC reaching paysig to its answer.", ["rpc"],
                                  buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
@@ -77,6 +79,26 @@ class Metrics:
     def reload_result(self, ok: bool) -> None:
         self.reloads.labels("success" if ok else "rejected").inc()
         self.reload_success.set(1 if ok else 0)
+
+
+def guard_values_with_mutex(values) -> None:
+    """Has prometheus_client guard its values with _sysio.Mutex, not
+    threading.Lock. Every call increments its counters from one of the 4
+    RPC threads; a threading.Lock taken there convoys (see _sysio.c), worst
+    in multiprocess mode (`--metrics-listen`, as deployed), where one lock
+    guards all of a process's values: 4-6 context switches per call and 3x
+    the CPU of a call (`bench/inprocess.py --metrics-listen`). Values made
+    from here on take a Mutex (values.Lock); in multiprocess mode the one
+    lock, shared by the value class's methods, is replaced in place, so the
+    values already made (and their mmap files) are kept. prometheus_client
+    is pinned; tests/test_metrics_mutex.py fails when this no longer holds."""
+    values.Lock = _sysio.Mutex
+    value_class = values.ValueClass
+    if getattr(value_class, "_multiprocess", False):
+        inc = value_class.inc
+        cell = inc.__closure__[inc.__code__.co_freevars.index("lock")]
+        if not isinstance(cell.cell_contents, _sysio.Mutex):
+            cell.cell_contents = _sysio.Mutex()
 
 
 _metrics: Metrics | None = None
