@@ -160,7 +160,7 @@ def test_the_in_process_bench_measures_this_tree():
     result = json.loads(out.stdout)
     assert Path(result["tree"]) == REPO
     assert result["unary_us_per_call"] > 0 and result["batch_us_per_order"] > 0
-    assert result["unary_us_per_call_threads"] > 0 and result["switches_per_call_threads"] >= 0
+    assert result["unary_us_per_call_threads"] > 0 and isinstance(result["switches_per_call_threads"], float)
 
 
 def test_the_ablation_bench_runs_its_cut_down_handlers_after_checking_their_answers():

@@ -282,3 +282,71 @@ def test_a_mutex_is_not_reentrant_and_only_its_holder_releases_it():
         pass
     else:
         raise AssertionError("released a free Mutex")
+
+
+def _busy(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_a_mutex_whose_holders_give_up_the_gil_inside_is_shared_fairly():
+    """Each holder waits without the GIL inside (as the audit write waits for
+    another worker's flock): a releasing thread, still holding the GIL, must
+    not take it again pass after pass while the others wait (a waiter that
+    has waited 1 ms goes first)."""
+    mutex, stop, counts = _sysio.Mutex(), threading.Event(), [0] * 4
+
+    def work(i: int) -> None:
+        while not stop.is_set():
+            _busy(0.0002)
+            with mutex:
+                select.select([], [], [], 0.0001)
+            counts[i] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert min(counts) * 4 >= max(counts), counts
+
+
+def test_a_wait_for_a_mutex_lets_the_main_thread_run_signal_handlers():
+    """A handler that raises ends the main thread's wait (a Ctrl-C while a
+    Mutex is held elsewhere); the holder keeps the Mutex."""
+    mutex, held, release, let_go = _sysio.Mutex(), threading.Event(), threading.Event(), threading.Event()
+
+    class Interrupted(Exception):
+        pass
+
+    def hold():
+        with mutex:
+            held.set()
+            release.wait(5)
+        let_go.set()
+
+    def interrupt(_signum, _frame):
+        raise Interrupted
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        try:
+            mutex.acquire()
+        except Interrupted:
+            assert not let_go.is_set(), "the wait ended only when the holder let go"
+        else:
+            raise AssertionError("acquired while the holder held it")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        release.set()
+        holder.join(10)
+    assert mutex.acquire(blocking=False) is True
+    mutex.release()

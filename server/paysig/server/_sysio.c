@@ -36,8 +36,13 @@
  *   it waits in turn, and a busy server switches threads on every call (a
  *   lock convoy). A Mutex is taken only by a thread holding the GIL
  *   (pthread_mutex_trylock); a thread finding it held (its holder gave the
- *   GIL up inside) waits until it is free without the GIL and without taking
- *   it, then tries again. Not reentrant: acquiring it twice raises.
+ *   GIL up inside) waits until it is free without the GIL and without
+ *   keeping it, then tries again. So that a holder that gives the GIL up
+ *   inside on every pass cannot keep it from the others, a waiter that has
+ *   waited 1 ms goes before newcomers (as Go's sync.Mutex does). A waiting
+ *   thread checks for signals every 50 ms (in the main thread their
+ *   handlers run, and an exception they raise ends the wait). Not
+ *   reentrant: acquiring it twice raises.
  *
  * lock(fd) / unlock(fd)
  *   A write lock on the whole file (fcntl F_SETLK: owned by the process, so
@@ -52,10 +57,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Writes iov[0..n) whole (continuing after a short write); 0 when all went, else the errno. *done counts
@@ -226,10 +233,38 @@ static PyObject *unlock(PyObject *self, PyObject *arg) {
 }
 
 /* Mutex: a lock for short critical sections run by threads holding the GIL. */
+#define STARVING_AFTER_NS 1000000LL  /* a waiter that waited this long goes before newcomers (as Go's sync.Mutex) */
+#define SIGNAL_CHECK_NS 50000000LL   /* a waiting thread checks this often for signals (their handlers run in the
+                                        main thread, and may raise) */
+
 typedef struct {
     PyObject_HEAD
     pthread_mutex_t mutex;
+    int starving; /* waiters that have waited STARVING_AFTER_NS; read and written with the GIL held */
 } Mutex;
+
+static long long now_ns(clockid_t clock) {
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Without the GIL: waits until the mutex is free, at most SIGNAL_CHECK_NS, without keeping it (a thread
+   that took it here would hold it while waiting for the GIL, and every later acquire would wait for that
+   thread: a convoy); with `yield`, then lets another thread run. 0, ETIMEDOUT or the error. */
+static int wait_until_free(Mutex *self, int yield) {
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    long long deadline = now_ns(CLOCK_REALTIME) + SIGNAL_CHECK_NS;
+    struct timespec until = {(time_t)(deadline / 1000000000LL), (long)(deadline % 1000000000LL)};
+    err = pthread_mutex_timedlock(&self->mutex, &until);
+    if (err == 0)
+        pthread_mutex_unlock(&self->mutex);
+    if (yield)
+        sched_yield();
+    Py_END_ALLOW_THREADS
+    return err;
+}
 
 static PyObject *Mutex_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {NULL};
@@ -261,21 +296,34 @@ static PyObject *Mutex_acquire(Mutex *self, PyObject *args, PyObject *kwargs) {
     int blocking = 1;
     if (args != NULL && !PyArg_ParseTupleAndKeywords(args, kwargs, "|p:acquire", kwlist, &blocking))
         return NULL;
-    int err;
-    while ((err = pthread_mutex_trylock(&self->mutex)) == EBUSY) {
+    int err, starving = 0; /* starving: this thread is counted in self->starving */
+    long long since = 0;
+    for (;;) {
+        /* taken only with the GIL, and by a newcomer only when no waiter is starving */
+        err = self->starving == 0 || starving ? pthread_mutex_trylock(&self->mutex) : EBUSY;
+        if (err != EBUSY)
+            break;
         if (!blocking)
             return Py_NewRef(Py_False);
-        /* its holder gave up the GIL inside: wait until it lets go, without the GIL and without taking the
-           mutex (a thread that took it here would hold it while waiting for the GIL, and every later
-           acquire would wait for that thread: a convoy), then try again with the GIL */
-        Py_BEGIN_ALLOW_THREADS
-        err = pthread_mutex_lock(&self->mutex);
-        if (err == 0)
-            pthread_mutex_unlock(&self->mutex);
-        Py_END_ALLOW_THREADS
+        if (since == 0) {
+            since = now_ns(CLOCK_MONOTONIC);
+        } else if (!starving && now_ns(CLOCK_MONOTONIC) - since >= STARVING_AFTER_NS) {
+            starving = 1;
+            self->starving++;
+        }
+        err = wait_until_free(self, self->starving > 0 && !starving);
+        if (err == ETIMEDOUT) {
+            if (PyErr_CheckSignals() < 0)
+                break;
+            continue;
+        }
         if (err != 0)
             break;
     }
+    if (starving)
+        self->starving--;
+    if (err == ETIMEDOUT) /* a signal handler raised */
+        return NULL;
     if (err == EDEADLK) {
         PyErr_SetString(PyExc_RuntimeError, "this thread already holds the Mutex");
         return NULL;
