@@ -1,6 +1,7 @@
 """What pyproject.toml cannot say: the C extensions. _sysio makes the system
 calls of an audit write and of the shared rate-limit table's lock without
-handing the GIL to another thread; _fastsign is the SignOrder
+handing the GIL to another thread, and has the Mutex of the per-call
+critical sections; _fastsign is the SignOrder
 fast path (server/paysig/server/_fastsign.c, which includes the generated
 _fastsign_spec.h: `make generate`). It links OpenSSL's libcrypto
 (3.0 or later, non-deprecated API only) for HMAC-SHA256 and SHA-256; `make

@@ -22,7 +22,6 @@ here, to show where the cost lies, and are never served by paysig.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -63,11 +62,8 @@ def serve_cut_down(handler: str, argv: list[str]) -> int:
 def start(name: str, config: Path, port: int) -> bench.Workers:
     if name == "floor (grpcio)":
         return bench.floor_server(port)
-    command = [sys.executable, "-m", "paysig", "serve"]
-    if name in HANDLERS:
-        command = [sys.executable, __file__, "--serve-cut-down", name, "--"]
-    return bench.Workers([*command, "--config", str(config), "--listen", f"127.0.0.1:{port}", "--workers",
-                          str(bench.WORKERS)], lambda proc: json.loads(proc.stderr.readline())["pids"], name)
+    cut_down = (sys.executable, __file__, "--serve-cut-down", name, "--") if name in HANDLERS else ()
+    return bench.paysig_server(config, port, name, cut_down)
 
 
 def main() -> int:

@@ -193,12 +193,13 @@ WORKERS = os.cpu_count() or 1  # paysig serve's default --workers, and so the fl
 PEER = REPO / ".tools" / "bin" / "paysig-bench-peer"
 
 
-def paysig_server(config: Path, port: int, name: str = "paysig") -> Workers:
+def paysig_server(config: Path, port: int, name: str = "paysig", serve: tuple[str, ...] = ()) -> Workers:
+    """`paysig serve` (``serve``: another command taking its arguments, e.g. bench/ablation.py's)."""
     def pids(proc):
         serving = json.loads(proc.stderr.readline())
         return serving["pids"]
 
-    return Workers([sys.executable, "-m", "paysig", "serve", "--config", str(config), "--listen",
+    return Workers([*(serve or (sys.executable, "-m", "paysig", "serve")), "--config", str(config), "--listen",
                     f"127.0.0.1:{port}", "--workers", str(WORKERS)], pids, name)
 
 

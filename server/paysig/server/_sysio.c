@@ -386,7 +386,8 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "paysig.server._sysio",
-    "System calls made without handing the GIL to another thread.", -1, methods,
+    "System calls made without handing the GIL to another thread, and a Mutex that does not convoy under it.",
+    -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

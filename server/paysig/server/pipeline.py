@@ -125,22 +125,21 @@ class Pipeline:
         except PaysigError as error:
             raise self._finish(spec.name, [call.record(spec.name, message_of(request), None, error)], error,
                                started, request_id)
-        fast = None
+        signed_answer = None  # the fast path's serialized response, when it signed the request
         try:
             if spec.fast and self._use_fast:
                 items = request.items if isinstance(request, RawOrders) else (request,)
                 results, lines, signed = self._fast_orders(config).sign(items, caller, call.encoded_head(), False)
-                if results[0] is not None:
-                    fast = results[0], lines, signed
-            if fast is None:
+                signed_answer = results[0]
+            if signed_answer is None:
                 request = message_of(request)
         except Exception as bug:  # noqa: BLE001 - audited and answered INTERNAL; the items in flight given back
             raise self._bug(spec.name, call, bug, started, request_id) from None
-        if fast is not None:
-            error = self._finish(spec.name, [], None, started, request_id, fast[1], fast[2])
+        if signed_answer is not None:
+            error = self._finish(spec.name, [], None, started, request_id, lines, signed)
             if error is not None:
                 raise error
-            return fast[0]
+            return signed_answer
         response, error = self._apply(config, caller, spec.name, spec.operation, request)
         error = self._finish(spec.name, [call.record(spec.name, request, response, error)], error, started,
                              request_id)
